@@ -1,0 +1,1 @@
+"""Validation: an expectation suite generated from the form, and the issue rows it yields."""

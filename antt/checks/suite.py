@@ -1,0 +1,84 @@
+"""The Great Expectations suite, generated from `config/form.yaml`, the registry and the cycle.
+
+Each expectation carries in its `meta` what an issue row needs: the question, the rule (a key of the form's
+`messages`), the severity, and which column holds the value to quote back to the school.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+import pandas as pd
+
+from antt.config import Form, Question
+from antt.cycles import Cycle
+from antt.normalize import SCHOOL, TIMESTAMP
+
+_INVALID_RULE = {"integer": "not_integer", "decimal": "not_decimal", "percent": "not_decimal",
+                 "yes_no": "not_yes_no", "date": "not_date", "phone": "not_phone", "url": "not_url",
+                 "select_one": "not_in_options"}
+
+
+def _meta(question: str, rule: str, severity: str, value_column: str, **extra: str) -> dict:
+    return {"question_id": question, "rule": rule, "severity": severity, "value_column": value_column, **extra}
+
+
+def _cond(column: str) -> dict:
+    return {"row_condition": f"`{column}` == True", "condition_parser": "pandas"}
+
+
+def build_suite(form: Form, registry: pd.DataFrame, cycle: Cycle, columns: set[str]) -> gx.ExpectationSuite:
+    """Expectations for one cycle's validation frame (`columns` are those `normalize` produced)."""
+    expectations: list = []
+    add = expectations.append
+    school_q = form.school_question
+
+    add(gxe.ExpectColumnValuesToBeNull(column=f"{TIMESTAMP}__invalid",
+                                       meta=_meta("", "bad_timestamp", "error", f"{TIMESTAMP}__invalid")))
+    add(gxe.ExpectColumnValuesToBeBetween(
+        column=TIMESTAMP, min_value=cycle.opens_at, max_value=cycle.closes_at - timedelta(microseconds=1),
+        meta=_meta("", "other_cycle", "info", TIMESTAMP)))
+    add(gxe.ExpectColumnValuesToNotBeNull(column=school_q.id, **_cond(f"_need__{school_q.id}"),
+                                          meta=_meta(school_q.id, "missing_required", "error", school_q.id)))
+    add(gxe.ExpectColumnValuesToBeInSet(column=SCHOOL, value_set=sorted(registry["school_code"]),
+                                        **_cond("_in_cycle"),
+                                        meta=_meta(school_q.id, "unknown_school", "error", school_q.id)))
+    if "email" in columns:
+        senders = sorted(f"{code}|{mail}" for code, mails in zip(registry["school_code"], registry["emails"])
+                         for mail in mails)
+        add(gxe.ExpectColumnValuesToBeInSet(column="_sender", value_set=senders,
+                                            meta=_meta("", "unverified_sender", "error", "email")))
+    for q in form.questions:
+        if q is not school_q:
+            expectations += _question_expectations(q, form, columns)
+    return gx.ExpectationSuite(name=f"antt-{form.version}-{cycle.id}", expectations=expectations)
+
+
+def _question_expectations(q: Question, form: Form, columns: set[str]) -> list:
+    """Unreadable answers block or are dropped per the question's severity; answers out of their bounds always
+    block, because numbers that do not add up need the school to correct them, not a silent fix."""
+    sev = q.severity
+    bound = q.on_invalid or "error"
+    out = []
+    for suffix, rule in (("__invalid", _INVALID_RULE.get(q.type)), ("__ambiguous", "ambiguous_number"),
+                         ("__unknown", "unknown_options")):
+        if f"{q.id}{suffix}" in columns and rule:
+            out.append(gxe.ExpectColumnValuesToBeNull(column=f"{q.id}{suffix}",
+                                                      meta=_meta(q.id, rule, sev, f"{q.id}{suffix}")))
+    if f"_need__{q.id}" in columns:
+        out.append(gxe.ExpectColumnValuesToNotBeNull(column=q.id, **_cond(f"_need__{q.id}"),
+                                                     meta=_meta(q.id, "missing_required", "error", q.id)))
+    if q.min is not None:
+        out.append(gxe.ExpectColumnValuesToBeBetween(column=q.id, min_value=q.min,
+                                                     meta=_meta(q.id, "below_min", bound, q.id, min=q.min)))
+    if q.max is not None:
+        out.append(gxe.ExpectColumnValuesToBeBetween(column=q.id, max_value=q.max,
+                                                     meta=_meta(q.id, "above_max", bound, q.id, max=q.max)))
+    if q.max_question:
+        other = form.by_id[q.max_question]
+        out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=other.id, column_B=q.id, or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=_meta(q.id, "above_other", bound, q.id, other=other.id)))
+    return out

@@ -1,0 +1,1 @@
+"""Edges that write a cycle's results: files, tables, HTML pages."""

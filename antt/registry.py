@@ -1,0 +1,70 @@
+"""The school registry `config/schools.csv`: who is expected to report, their level, ward and registered senders."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from antt.cycles import Cycle
+from antt.errors import InputError
+from antt.text import clean_series
+
+COLUMNS = ["school_code", "school_name", "level", "ward", "emails"]
+OPTIONAL = ["opened", "closed"]
+
+
+def load_registry(path: Path | str, levels: list[str]) -> pd.DataFrame:
+    """Read and check the registry. Lines starting with '#' are comments. Emails become lower-case lists."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: school registry not found") from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    if not any(ln.strip() for ln in lines):
+        raise InputError(f"{path}: school registry is empty")
+    try:
+        df = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{path}: school registry is not a readable CSV ({str(exc).splitlines()[0]})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: school registry lacks column(s) {', '.join(missing)} "
+                         f"(expected {', '.join(COLUMNS + OPTIONAL)})")
+    for col in COLUMNS[:4]:
+        df[col] = clean_series(df[col])
+    df["school_code"] = df["school_code"].str.upper()
+    blank = df["school_code"].isna()
+    if blank.any():
+        raise InputError(f"{path}: line {int(blank.to_numpy().argmax()) + 2}: school_code is empty")
+    dupes = df.loc[df["school_code"].duplicated(), "school_code"]
+    if len(dupes):
+        raise InputError(f"{path}: duplicate school_code {', '.join(sorted(set(dupes)))}")
+    bad = df.loc[~df["level"].isin(levels), ["school_code", "level"]]
+    if len(bad):
+        code, level = bad.iloc[0]
+        raise InputError(f"{path}: {code}: unknown level {level!r} (expected one of {', '.join(levels)})")
+    df["emails"] = df["emails"].fillna("").map(
+        lambda s: sorted({e.strip().lower() for e in s.split(";") if e.strip()}))
+    for col in OPTIONAL:
+        raw = df[col].str.strip() if col in df.columns else pd.Series("", index=df.index)
+        parsed = pd.to_datetime(raw.replace("", None), format="%Y-%m-%d", errors="coerce")
+        wrong = raw.ne("") & parsed.isna()
+        if wrong.any():
+            row = df.loc[wrong].iloc[0]
+            raise InputError(f"{path}: {row['school_code']}: {col} {raw[wrong].iloc[0]!r} is not a date YYYY-MM-DD")
+        df[col] = parsed.dt.date
+    return df[COLUMNS + OPTIONAL].reset_index(drop=True)
+
+
+def expected_in(registry: pd.DataFrame, cycle: Cycle) -> pd.DataFrame:
+    """Schools open at some point of the cycle's collection window: those the cycle expects a report from."""
+    first, last = cycle.opens_at.date(), cycle.closes_at.date()
+    opened = registry["opened"].map(lambda d: d is None or pd.isna(d) or d < last)
+    not_closed = registry["closed"].map(lambda d: d is None or pd.isna(d) or d >= first)
+    return registry[opened & not_closed].reset_index(drop=True)

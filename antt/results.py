@@ -1,0 +1,61 @@
+"""From validated submissions to the cycle's results: counted submission, verdicts, scores, status, ranks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from antt.config import Config
+from antt.cycles import Cycle
+from antt.normalize import SCHOOL, TIMESTAMP
+from antt.registry import expected_in
+from antt.scoring.criteria import evaluate_criteria, verdicts
+from antt.scoring.indicators import grade, indicator_points, plan_score
+from antt.scoring.ranking import rank_schools, ward_table
+from antt.selection import drop_invalid_answers, school_status, select_counted, superseded_issues
+
+
+@dataclass
+class CycleResults:
+    """Everything a cycle's outputs are written from. Frames are indexed by school code where per school."""
+
+    cycle: Cycle
+    ranked: pd.DataFrame          # one row per expected school, in rank order
+    counted: pd.DataFrame         # the counted submission per school (typed answers)
+    criteria: pd.DataFrame        # school × criterion of the verdict's set: True / False / NA
+    points: pd.DataFrame          # school × indicator: points earned, NaN where not applicable
+    other_verdicts: pd.DataFrame  # school × criteria set id: verdict under each configured set
+    wards: pd.DataFrame
+    issues: pd.DataFrame
+
+
+def score_cycle(subs: pd.DataFrame, issues: pd.DataFrame, registry: pd.DataFrame, cycle: Cycle,
+                config: Config) -> CycleResults:
+    """SPEC §4 duplicates and §6 in order: counted submission, verdict, score, grade, status, rank, wards."""
+    form = config.form
+    cleaned = drop_invalid_answers(subs, issues)
+    counted, superseded = superseded_issues(select_counted(cleaned, issues, cycle), form)
+    counted = counted.set_index(SCHOOL, drop=False)
+    criteria = evaluate_criteria(counted, config.criteria, form)
+    verdict = verdicts(criteria, config.criteria)
+    points = indicator_points(counted, config.scoring, form)
+    score = plan_score(points, config.scoring)
+    others = pd.DataFrame({cs.id: verdicts(evaluate_criteria(counted, cs, form), cs)["verdict"]
+                           for cs in config.criteria_sets.values()}, index=counted.index)
+
+    expected = expected_in(registry, cycle)
+    table = expected.drop(columns=["emails", "opened", "closed"]).set_index("school_code", drop=False)
+    table["status"] = school_status(expected, subs, counted).to_numpy()
+    table["sheet_row"] = counted["sheet_row"].reindex(table.index).astype("Int64")
+    table["submitted_at"] = counted[TIMESTAMP].reindex(table.index)
+    table["on_time"] = counted["on_time"].reindex(table.index).astype("boolean")
+    table["verdict"] = verdict["verdict"].reindex(table.index)
+    table["failed"] = verdict["failed"].reindex(table.index).fillna("")
+    table["score"] = score.reindex(table.index)
+    table["grade"] = grade(table["score"], config.scoring)
+    ranked = rank_schools(table.reset_index(drop=True))
+    all_issues = pd.concat([issues, superseded], ignore_index=True) if len(superseded) else issues
+    return CycleResults(cycle=cycle, ranked=ranked, counted=counted, criteria=criteria, points=points,
+                        other_verdicts=others, wards=ward_table(ranked, config.scoring.ward_target_share),
+                        issues=all_issues)

@@ -1,0 +1,1 @@
+"""Scoring and ranking: pure functions over DataFrames, every rule read from config."""
