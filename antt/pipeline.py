@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from antt.sources.archive import ArchivedInput, archive_input
 from antt.sources.files import read_export
 from antt.sources.raw import RawTable
 
+log = logging.getLogger("antt.pipeline")
 PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2", "openpyxl", "babel", "pydantic",
             "gspread")
 
@@ -52,6 +54,8 @@ class RunContext:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time a stage; its start is logged on `antt.pipeline` so a CLI or the flow log can show progress."""
+        log.info("stage %s", name, extra={"stage": name})
         start = time.perf_counter()
         try:
             yield
@@ -75,7 +79,7 @@ def read_source(source: str, ctx: RunContext) -> tuple[RawTable, ArchivedInput]:
     if not path.is_file():
         raise InputError(f"{source}: file not found" if not path.exists() else f"{source}: not a file")
     archived = archive_input(path, ctx.out)
-    return read_export(archived.stored), archived
+    return read_export(archived.stored, label=source), archived
 
 
 def normalize_stage(raw: RawTable, ctx: RunContext) -> tuple[pd.DataFrame, HeaderMatch]:

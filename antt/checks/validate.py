@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -15,7 +16,9 @@ ISSUE_COLUMNS = ["school_code", "sheet_row", "question_id", "severity", "message
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def _context():
+@functools.cache
+def _batch_definition():
+    """One ephemeral GX context per process, with a whole-dataframe batch definition reused by every run."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
 
@@ -24,14 +27,13 @@ def _context():
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+    asset = context.data_sources.add_pandas("responses").add_dataframe_asset("submissions")
+    return asset.add_batch_definition_whole_dataframe("cycle")
 
 
 def run_suite(frame: pd.DataFrame, suite) -> list:
     """One validation of the whole frame; returns GE's per-expectation results (COMPLETE, indexed by sheet row)."""
-    context = _context()
-    asset = context.data_sources.add_pandas("responses").add_dataframe_asset("submissions")
-    batch = asset.add_batch_definition_whole_dataframe("cycle").get_batch(batch_parameters={"dataframe": frame})
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE",
                                                   "unexpected_index_column_names": ["sheet_row"]})
     return list(result.results)

@@ -44,7 +44,7 @@ def ranking_frame(res: CycleResults) -> pd.DataFrame:
         "status": r["status"], "submitted_at": iso.where(ts.notna(), ""),
         "on_time": r["on_time"].map({True: "true", False: "false"}).fillna(""),
         "verdict": r["verdict"].fillna(""),
-        "score": r["score"].map(lambda v: f"{v:.1f}", na_action="ignore").fillna(""),
+        "score": r["score"].astype(object).map(lambda v: f"{v:.1f}", na_action="ignore").fillna(""),
         "grade": r["grade"].fillna(""), "rank_overall": r["rank_overall"], "rank_in_level": r["rank_in_level"],
     })[RANKING_COLUMNS]
 

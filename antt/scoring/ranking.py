@@ -15,7 +15,7 @@ def _order_keys(table: pd.DataFrame) -> pd.DataFrame:
         "status": table["status"].map(STATUS_ORDER).astype(int),
         "verdict": table["verdict"].map(VERDICT_ORDER).fillna(2).astype(int),
         "score": -table["score"].astype("Float64").fillna(-1.0).astype(float),
-        "late": table["on_time"].map({True: 0, False: 1}).fillna(2).astype(int),
+        "late": table["on_time"].astype(object).map({True: 0, False: 1}).fillna(2).astype(int),
         "at": table["submitted_at"].rank(method="min", na_option="bottom").fillna(0),
         "code": table["school_code"],
     }, index=table.index)

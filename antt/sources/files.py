@@ -12,29 +12,44 @@ from antt.errors import InputError
 from antt.sources.raw import RawTable
 
 
-def read_export(path: Path | str) -> RawTable:
-    """Read a `.csv` or `.xlsx` export into a RawTable; an unusable file raises InputError with one line."""
+def read_export(path: Path | str, label: str | None = None) -> RawTable:
+    """Read a `.csv` or `.xlsx` export into a RawTable; an unusable file raises InputError with one line.
+
+    `label` names the file in messages (the user's path, when `path` is the archived copy).
+    """
     path = Path(path)
+    name = label or str(path)
+    rows = _rows(_bytes(path, name), path.suffix.lower(), name)
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InputError(f"{name}: the first row holds no column headers")
+    return RawTable.from_rows(rows, source=name)
+
+
+def sniff_headers(path: Path | str) -> list[str]:
+    """The header row of an export, checking the file is usable at all: the cheap check made before a run starts."""
+    return read_export(path).headers
+
+
+def _bytes(path: Path, name: str) -> bytes:
     if not path.exists():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{name}: file not found")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a .csv or .xlsx export")
+        raise InputError(f"{name}: is a folder, expected a .csv or .xlsx export")
     data = path.read_bytes()
     if not data.strip():
-        raise InputError(f"{path}: file is empty")
-    suffix = path.suffix.lower()
+        raise InputError(f"{name}: file is empty")
+    return data
+
+
+def _rows(data: bytes, suffix: str, name: str) -> list[list[str]]:
     if suffix == ".xlsx":
-        rows = _xlsx_rows(data, path)
-    elif suffix in (".csv", ".txt"):
-        rows = _csv_rows(data, path)
-    else:
-        raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; expected .csv or .xlsx")
-    if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InputError(f"{path}: the first row holds no column headers")
-    return RawTable.from_rows(rows, source=str(path))
+        return _xlsx_rows(data, name)
+    if suffix in (".csv", ".txt"):
+        return _csv_rows(data, name)
+    raise InputError(f"{name}: unsupported file type {suffix or '(none)'}; expected .csv or .xlsx")
 
 
-def _csv_rows(data: bytes, path: Path) -> list[list[str]]:
+def _csv_rows(data: bytes, path: str) -> list[list[str]]:
     if b"\0" in data[:4096]:
         raise InputError(f"{path}: not a text CSV file (binary content)")
     try:
@@ -47,7 +62,7 @@ def _csv_rows(data: bytes, path: Path) -> list[list[str]]:
         raise InputError(f"{path}: not a readable CSV file ({exc})") from None
 
 
-def _xlsx_rows(data: bytes, path: Path) -> list[list[str]]:
+def _xlsx_rows(data: bytes, path: str) -> list[list[str]]:
     from openpyxl import load_workbook
 
     try:

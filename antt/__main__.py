@@ -1,0 +1,3 @@
+from antt.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""Shared fixtures: the default config and registry, a real-shaped response-sheet builder, and the core pipeline
+called directly (most tests need no Prefect engine)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+# One throwaway Prefect home for the whole session, set before anything imports prefect.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="antt-prefect-home-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.pop("PREFECT_API_URL", None)
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from antt.checks.suite import build_suite  # noqa: E402
+from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues  # noqa: E402
+from antt.config import Config, load_config  # noqa: E402
+from antt.cycles import resolve_cycle  # noqa: E402
+from antt.normalize import normalize  # noqa: E402
+from antt.registry import load_registry  # noqa: E402
+from antt.results import CycleResults, score_cycle  # noqa: E402
+from antt.sources.raw import RawTable  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return load_config(REPO / "config")
+
+
+@pytest.fixture(scope="session")
+def registry(config) -> pd.DataFrame:
+    return load_registry(REPO / "config" / "schools.csv", config.form.levels)
+
+
+class Sheet:
+    """A Google Forms response sheet as exported: header titles "ID. label", timestamps d/m/yyyy H:MM:SS.
+
+    `add()` appends a complete, compliant submission for a school; keyword arguments override answers
+    (question id → cell text, '' for blank). Returns the row's sheet row number (header = row 1).
+    """
+
+    def __init__(self, config: Config, registry: pd.DataFrame, email_column: bool = True):
+        self.config, self.registry = config, registry.set_index("school_code")
+        self.email_column = email_column
+        self.headers = ["Dấu thời gian"] + (["Địa chỉ email"] if email_column else []) + \
+            [q.title for q in config.form.questions]
+        self.rows: list[list[str]] = []
+
+    def good_answers(self, code: str) -> dict[str, str]:
+        form = self.config.form
+        level = self.registry.loc[code, "level"]
+        upper = level in ("THCS", "TH&THCS")
+        answers = {
+            "A1": f"{code} – {self.registry.loc[code, 'school_name']}", "A2": "Nguyễn Thị Lan", "A3": "Hiệu trưởng",
+            "A4": "0912345678", "A5": "40", "A6": "600", "A7": "600" if upper else "", "B1": "40", "B2": "Có",
+            "B3": "Có", "B4": ", ".join(form.by_id["B4"].options), "B5": "40", "B6": "600" if upper else "",
+            "B7": "Có", "C1": ", ".join(form.by_id["C1"].options), "C2": "6", "C3": "500",
+            "C4": ", ".join(form.by_id["C4"].options[:4]), "C5": ", ".join(form.by_id["C5"].options[:6]),
+            "C6": "" if level == "MN" else "Có", "C7": "Có", "C8": "30",
+            "C9": ", ".join(form.by_id["C9"].options[:2]), "C10": "Có",
+            **{f"D{i}": "0" for i in range(1, 9)}, "D9": "Không", "E1": "Có", "E2": "3", "E3": "Có", "E4": "40",
+            "E5": "Có", "F1": "Có", "F2": "15/09/2025", "F3": "20.000.000", "G1": "Đạt", "G2": "",
+            "G3": "https://minhchung.example.org/truong",
+        }
+        return answers
+
+    def add(self, code: str, at: str = "9/6/2026 8:00:00", email: str | None = None, **answers: str) -> int:
+        cells = self.good_answers(code) if code in self.registry.index else {"A1": f"{code} – ?"}
+        cells.update(answers)
+        sender = email if email is not None else (self.registry.loc[code, "emails"] or [""])[0] \
+            if code in self.registry.index else "nobody@example.org"
+        row = [at] + ([sender] if self.email_column else []) + [cells.get(q.id, "") for q in self.config.form.questions]
+        self.rows.append(row)
+        return len(self.rows) + 1
+
+    def blank_row(self) -> int:
+        self.rows.append([""] * len(self.headers))
+        return len(self.rows) + 1
+
+    def raw(self) -> RawTable:
+        return RawTable.from_rows([list(self.headers)] + [list(r) for r in self.rows], source="test")
+
+    def write_csv(self, path: Path) -> Path:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([self.headers] + self.rows)
+        return path
+
+
+@pytest.fixture
+def sheet(config, registry) -> Sheet:
+    return Sheet(config, registry)
+
+
+def evaluate(raw: RawTable, config: Config, registry: pd.DataFrame, cycle_id: str = "2026-H1"
+             ) -> tuple[pd.DataFrame, pd.DataFrame, CycleResults]:
+    """The pure core of a run, without the engine: normalise, validate once, score and rank."""
+    cycle = resolve_cycle(cycle_id, config.cycles)
+    subs, header = normalize(raw, config.form, registry, cycle)
+    suite = build_suite(config.form, registry, cycle, set(subs.columns))
+    issues = issues_from_results(run_suite(subs, suite), subs, config.form)
+    shape = header_issues(header, raw.headers, config.form, blank_rows=len(raw.cells) - len(subs))
+    issues = sort_issues(pd.concat([shape, issues], ignore_index=True))
+    return subs, issues, score_cycle(subs, issues, registry, cycle, config)
+
+
+@pytest.fixture
+def run_core(config, registry):
+    def _run(sheet_or_raw, cycle_id: str = "2026-H1"):
+        raw = sheet_or_raw.raw() if isinstance(sheet_or_raw, Sheet) else sheet_or_raw
+        return evaluate(raw, config, registry, cycle_id)
+    return _run
+
+
+def school(results: CycleResults, code: str) -> dict:
+    """The ranked row of one school as a dict."""
+    row = results.ranked.set_index("school_code").loc[code]
+    return row.to_dict()
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url():
+    """One Prefect test harness for the whole session (a real server on loopback); yields its API URL so
+    subprocesses (the CLI) can use the same server instead of starting their own."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield PREFECT_API_URL.value()

@@ -1,0 +1,133 @@
+"""The command line as a user meets it: bad input is one line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+
+def antt(*args: str, api_url: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "NO_COLOR": "1", "COLUMNS": "200"}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.run([sys.executable, "-m", "antt", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or REPO, timeout=300)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_zero_byte_file(tmp_path):
+    src = tmp_path / "responses.csv"
+    src.write_bytes(b"")
+    assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o")),
+                          "empty")
+
+
+def test_not_a_csv_file(tmp_path):
+    src = tmp_path / "responses.pdf"
+    src.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    assert_one_line_error(antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path)),
+                          "unsupported file type .pdf")
+
+
+def test_binary_content_named_csv(tmp_path):
+    src = tmp_path / "responses.csv"
+    src.write_bytes(bytes(range(256)) * 4)
+    assert_one_line_error(antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path)),
+                          "responses.csv")
+
+
+def test_missing_file(tmp_path):
+    assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(tmp_path / "nope.csv"),
+                               "--out", str(tmp_path)), "not found")
+
+
+def test_unreadable_registry(tmp_path, sheet):
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    registry = tmp_path / "schools.csv"
+    registry.write_bytes(b"\xff\xfe\x00garbage\x00")
+    assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(src), "--schools", str(registry),
+                               "--out", str(tmp_path / "o")), "school registry")
+
+
+def test_unknown_cycle(tmp_path, sheet):
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    assert_one_line_error(antt("run", "--cycle", "2026-Q3", "--source", str(src), "--out", str(tmp_path)),
+                          "unknown cycle '2026-Q3'")
+
+
+def test_broken_config_names_file_and_key(tmp_path, sheet):
+    import shutil
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO / "config", cfg)
+    path = cfg / "criteria" / "tt23-2012.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("pass_share: 0.8", "pass_share: 8"), encoding="utf-8")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    assert_one_line_error(antt("validate", "--cycle", "2026-H1", "--source", str(src), "--config", str(cfg),
+                               "--out", str(tmp_path)), "tt23-2012.yaml: pass_share")
+
+
+def test_missing_required_column_in_validate(tmp_path, sheet, config):
+    sheet.headers = [h for h in sheet.headers if not h.startswith("D2.")]
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    assert_one_line_error(antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path)),
+                          "D2. Số vụ bạo lực học đường")
+
+
+@pytest.mark.flow
+def test_missing_required_column_in_run(prefect_api_url, tmp_path, sheet):
+    sheet.add("MN01")
+    sheet.headers = [h for h in sheet.headers if not h.startswith("A5.")]
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"),
+                               api_url=prefect_api_url), "lacks required column", "A5.")
+    assert not (tmp_path / "o" / "2026-H1").exists()
+
+
+@pytest.mark.flow
+def test_run_prints_report_path_and_exits_zero(prefect_api_url, tmp_path, sheet):
+    sheet.add("MN01")
+    sheet.add("TH01", D1="")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    proc = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"),
+                api_url=prefect_api_url)
+    assert proc.returncode == 0, proc.stderr
+    report = Path(proc.stdout.strip().splitlines()[-1])
+    assert report == (tmp_path / "o" / "2026-H1" / "report.html").resolve() and report.is_file()
+
+
+def test_validate_lists_problems_and_strict_exits_one(tmp_path, sheet):
+    sheet.add("MN01", D1="")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    proc = antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path),
+                "--issues-csv", str(tmp_path / "issues.csv"))
+    assert proc.returncode == 0 and "Chưa trả lời câu bắt buộc" in proc.stdout
+    header = (tmp_path / "issues.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "school_code,sheet_row,question_id,severity,message"
+    strict = antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path), "--strict")
+    assert strict.returncode == 1
+
+
+@pytest.mark.flow
+def test_demo_writes_both_cycles_and_prints_the_report(prefect_api_url, tmp_path):
+    proc = antt("demo", "--out", str(tmp_path / "o"), api_url=prefect_api_url)
+    assert proc.returncode == 0, proc.stderr
+    report = Path(proc.stdout.strip().splitlines()[-1])
+    assert report == (tmp_path / "o" / "2026-Y" / "report.html").resolve() and report.is_file()
+    assert (tmp_path / "o" / "2026-H1" / "ranking.csv").is_file()
+    assert (tmp_path / "o" / "demo" / "phan-hoi-bieu-mau.csv").is_file()

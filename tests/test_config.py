@@ -1,0 +1,104 @@
+"""Config is the single source and is validated on load: typos name the file and the key."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from antt.config import load_config
+from antt.errors import ConfigError, InputError
+from antt.registry import load_registry
+from conftest import REPO
+
+
+@pytest.fixture
+def config_copy(tmp_path):
+    target = tmp_path / "config"
+    shutil.copytree(REPO / "config", target)
+    return target
+
+
+def _edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_default_config_has_every_question_and_criterion(config):
+    assert [q.id for q in config.form.questions][:7] == ["A1", "A2", "A3", "A4", "A5", "A6", "A7"]
+    assert len(config.form.questions) == 44
+    assert [c.id for c in config.criteria.criteria] == [f"K{i}" for i in range(1, 11)]
+    assert config.scoring.total_points == 100
+    assert {s.id: sum(i.points for i in s.indicators) for s in config.scoring.sections} == \
+        {"II.1": 20, "II.2": 40, "II.3": 25, "III": 15}
+
+
+def test_option_texts_are_the_contract(config):
+    assert config.form.by_id["B4"].options[0] == "Nội quy, quy chế bảo vệ nhà trường"
+    assert config.form.by_id["C1"].options[-1] == "KH 934/KH-PGDĐT – Phòng, chống mại dâm, ma túy"
+    assert len(config.form.by_id["C5"].options) == 10 and len(config.form.by_id["C9"].options) == 7
+
+
+def test_typo_in_criterion_operator_names_file_and_key(config_copy):
+    _edit(config_copy / "criteria" / "tt23-2012.yaml", "op: has_all_options", "op: has_all_option")
+    with pytest.raises(ConfigError, match=r"tt23-2012\.yaml: criteria\.1\.all\.0\.op"):
+        load_config(config_copy)
+
+
+def test_criterion_naming_unknown_question_is_rejected(config_copy):
+    _edit(config_copy / "criteria" / "tt23-2012.yaml", "{question: D1, op: eq, value: 0}",
+          "{question: D10, op: eq, value: 0}")
+    with pytest.raises(ConfigError, match=r"criteria\.4\.all\.0\.question: unknown question 'D10'"):
+        load_config(config_copy)
+
+
+def test_yes_no_rule_with_wrong_answer_text_is_rejected(config_copy):
+    _edit(config_copy / "criteria" / "tt23-2012.yaml", '{question: B2, op: eq, value: "Có"}',
+          '{question: B2, op: eq, value: "Co"}')
+    with pytest.raises(ConfigError, match="must be 'Có' or 'Không'"):
+        load_config(config_copy)
+
+
+def test_indicator_on_unknown_question_is_rejected(config_copy):
+    _edit(config_copy / "scoring.yaml", "question: C10", "question: C11")
+    with pytest.raises(ConfigError, match=r"scoring\.yaml: sections\.1\.indicators\.7: unknown question 'C11'"):
+        load_config(config_copy)
+
+
+def test_unknown_verdict_criteria_set_is_rejected(config_copy):
+    _edit(config_copy / "scoring.yaml", "criteria_set: tt23-2012", "criteria_set: tt99")
+    with pytest.raises(ConfigError, match="unknown criteria set 'tt99'"):
+        load_config(config_copy)
+
+
+def test_changing_a_threshold_is_a_config_edit(config_copy):
+    _edit(config_copy / "criteria" / "tt23-2012.yaml", "pass_share: 0.8", "pass_share: 0.9")
+    assert load_config(config_copy).criteria.pass_share == 0.9
+
+
+def test_malformed_yaml_is_one_line(config_copy):
+    (config_copy / "cycles.yaml").write_text("kinds: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cycles.yaml: not valid YAML"):
+        load_config(config_copy)
+
+
+def test_registry_with_duplicate_codes_is_rejected(tmp_path, config):
+    path = tmp_path / "schools.csv"
+    path.write_text("school_code,school_name,level,ward,emails\nMN01,A,MN,w,\nMN01,B,MN,w,\n", encoding="utf-8")
+    with pytest.raises(InputError, match="duplicate school_code MN01"):
+        load_registry(path, config.form.levels)
+
+
+def test_registry_with_unknown_level_is_rejected(tmp_path, config):
+    path = tmp_path / "schools.csv"
+    path.write_text("school_code,school_name,level,ward,emails\nX1,A,THPT,w,\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown level 'THPT'"):
+        load_registry(path, config.form.levels)
+
+
+def test_demo_registry_is_realistic_and_marked(registry):
+    assert 55 <= len(registry) <= 70
+    assert set(registry["level"]) == {"MN", "TH", "THCS", "TH&THCS"}
+    assert registry["ward"].nunique() >= 15
+    assert (REPO / "config" / "schools.csv").read_text(encoding="utf-8").startswith("# DỮ LIỆU MẪU (demo)")

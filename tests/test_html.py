@@ -1,0 +1,204 @@
+"""SPEC §7: the leadership report and the school scorecards, rendered from a document built by the real stages."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from antt.outputs.document import build_document, previous_summary, to_json
+from antt.outputs.html import render_report, render_scorecards
+from antt.pipeline import normalize_stage, open_run, read_source, score_stage, validate_stage
+from antt.registry import load_registry
+from antt.text import vi_number
+from conftest import REPO, Sheet
+
+REGISTRY = """school_code,school_name,level,ward,emails
+MN01,Trường Mầm non <script>alert(1)</script>,MN,phường Hà An,mn01@truong.example.org
+TH01,Trường Tiểu học Hà An,TH,phường Hà An,th01@truong.example.org
+THCS01,Trường THCS Yên Giang,THCS,phường Yên Giang,thcs01@truong.example.org
+TH02,Trường Tiểu học Yên Giang,TH,phường Yên Giang,th02@truong.example.org
+TH03,Trường Tiểu học Cẩm La,TH,xã Cẩm La,th03@truong.example.org
+"""
+RUN_AT = {"2026-H1": "2026-06-12T09:30:00+07:00", "2026-Y": "2026-11-12T14:05:00+07:00"}
+# Per cycle: on time, late (the score loses half the timeliness points: 96,5), wrong sender, and one school silent.
+STAMPS = {"2026-H1": ("9/6/2026 8:00:00", "12/6/2026 9:00:00"), "2026-Y": ("5/11/2026 8:00:00", "12/11/2026 9:00:00")}
+
+
+def _run(folder: Path, cycle_id: str, fill: bool = True, previous: dict | None = None) -> tuple[dict, object]:
+    """The stages of `antt run` up to the document, on a CSV export written in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    schools = folder / "schools.csv"
+    schools.write_text(REGISTRY, encoding="utf-8")
+    ctx = open_run(cycle_id, schools, REPO / "config", folder / "out")
+    sheet = Sheet(ctx.config, load_registry(schools, ctx.config.form.levels))
+    on_time, late = STAMPS[cycle_id]
+    if fill:
+        sheet.add("MN01", at=on_time, G2="<img src=x onerror=alert(1)>")
+        sheet.add("TH01", at=on_time, D2="1")
+        sheet.add("THCS01", at=late)
+        sheet.add("TH03", at=on_time, email="someone@gmail.com")
+    else:
+        sheet.add("MN01", at="9/6/2025 8:00:00")  # last year's row: another cycle, never counted
+    raw, archived = read_source(str(sheet.write_csv(folder / "responses.csv")), ctx)
+    subs, header = normalize_stage(raw, ctx)
+    issues = validate_stage(subs, header, raw, ctx)
+    res = score_stage(subs, issues, ctx)
+    return build_document(res, ctx.config, archived, rows_read=len(raw.cells), previous=previous), ctx.config
+
+
+@pytest.fixture(scope="module")
+def h1(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("h1"), "2026-H1")
+
+
+@pytest.fixture(scope="module")
+def annual(tmp_path_factory, h1):
+    folder = tmp_path_factory.mktemp("y")
+    (folder / "h1.json").write_text(to_json(h1[0]), encoding="utf-8")
+    return _run(folder, "2026-Y", previous=previous_summary(folder / "h1.json"))
+
+
+def _report(doc_config, cycle_id: str = "2026-H1") -> str:
+    document, config = doc_config
+    return render_report(document, config, {"started_at": RUN_AT[cycle_id], "timings": {"score": 0.25}})
+
+
+def _cards(doc_config) -> dict[str, str]:
+    return dict(render_scorecards(*doc_config))
+
+
+def _school(document: dict, code: str) -> dict:
+    return next(s for s in document["schools"] if s["school_code"] == code)
+
+
+def test_report_has_the_official_two_column_header(h1):
+    html = _report(h1)
+    for line in ("UBND THỊ XÃ QUẢNG YÊN", "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+                 "Độc lập – Tự do – Hạnh phúc", "Quảng Yên, ngày 12 tháng 6 năm 2026"):
+        assert line in html
+    assert html.index("CỘNG HÒA XÃ HỘI") < html.index("BÁO CÁO SƠ KẾT 6 THÁNG")
+
+
+def test_report_title_names_the_cycle_and_its_period(h1):
+    html = _report(h1)
+    assert "Kỳ 2026-H1: số liệu từ ngày 16/11/2025 đến ngày 15/05/2026" in html
+
+
+def test_six_month_report_says_its_verdict_is_provisional(h1, annual):
+    assert "KẾT QUẢ TẠM THỜI" in _report(h1)
+    assert "KẾT QUẢ TẠM THỜI" in _cards(h1)["TH01"]
+    assert "KẾT QUẢ TẠM THỜI" not in _report(annual, "2026-Y")
+    assert "KẾT QUẢ TẠM THỜI" not in _cards(annual)["TH01"]
+
+
+def test_school_name_and_answers_from_the_sheet_are_escaped(h1):
+    report, card = _report(h1), _cards(h1)["MN01"]
+    for html in (report, card):
+        assert "<script" not in html
+        assert "Trường Mầm non &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img" not in card and "&lt;img src=x onerror=alert(1)&gt;" in card
+
+
+def test_every_school_gets_a_scorecard_linked_from_the_report(h1):
+    document, _ = h1
+    cards = _cards(h1)
+    report = _report(h1)
+    assert list(cards) == [s["school_code"] for s in document["schools"]]
+    for code, html in cards.items():
+        assert f'href="schools/{code}.html"' in report
+        assert 'href="../report.html"' in html
+
+
+def test_scores_and_times_use_vietnamese_formats(h1):
+    document, _ = h1
+    html = _report(h1)
+    assert _school(document, "THCS01")["score"] == 96.5 and "96,5" in html
+    for s in document["schools"]:
+        if s["score"] is not None:
+            assert f'<td class="num">{vi_number(s["score"])}</td>' in html
+    assert "12/06/2026 09:00" in html and "2026-06-12T" not in html
+
+
+def test_report_loads_nothing_from_the_network(h1):
+    html = _report(h1) + "".join(_cards(h1).values())
+    assert not re.search(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
+    assert not re.search(r"<(?:link|script|iframe|img)\b", html, re.IGNORECASE)
+    assert "@import" not in html and "url(" not in html
+
+
+def test_report_prints_on_a4_with_repeated_table_headers(h1):
+    html = _report(h1)
+    assert "size: A4" in html and "thead { display: table-header-group; }" in html
+
+
+def test_schools_needing_attention_show_failed_criteria_fixes_and_blocking_issues(h1):
+    _, config = h1
+    html = _report(h1)
+    attention = html[html.index("Trường cần quan tâm"):html.index("Nơi nhận")]
+    k6 = next(c for c in config.criteria.criteria if c.id == "K6")
+    assert "Trường Tiểu học Hà An" in attention and k6.title in attention and k6.remediation in attention
+    assert "Trường Tiểu học Cẩm La" in attention and "someone@gmail.com" in attention
+    assert "Trường THCS Yên Giang" not in attention
+
+
+def test_heat_map_counts_the_schools_failing_each_criterion(h1):
+    html = _report(h1)
+    heat = html[html.index('<table class="heat">'):]
+    heat = heat[:heat.index("</table>")]
+    footer = heat[heat.index("Số trường chưa đạt"):]
+    assert re.findall(r'<td class="center">(\d+)</td>', footer)[5] == "1"  # K6, failed by TH01 only
+
+
+def test_ward_table_shows_the_target_share(h1):
+    html = _report(h1)
+    assert "ít nhất 70% số trường" in html and "phường Hà An" in html and "xã Cẩm La" in html
+
+
+def test_missing_school_scorecard_says_so_with_the_deadline(h1):
+    card = _cards(h1)["TH02"]
+    assert "chưa gửi báo cáo" in card and "trước ngày 10/06/2026" in card
+
+
+def test_scorecard_shows_failed_criterion_its_answers_and_fix(h1):
+    _, config = h1
+    card = _cards(h1)["TH01"]
+    k6 = next(c for c in config.criteria.criteria if c.id == "K6")
+    assert k6.remediation in card
+    assert "D2. Số vụ bạo lực học đường — yêu cầu: 0; trường trả lời: <strong>1</strong>" in card
+    assert "Chưa đạt" in card
+
+
+def test_scorecard_lists_the_school_issues_with_sheet_rows(h1):
+    document, _ = h1
+    card = _cards(h1)["TH03"]
+    mine = [i for i in document["issues"] if i["school_code"] == "TH03"]
+    assert mine and all(f'<td class="num">{i["sheet_row"]}</td>' in card for i in mine)
+    assert "chưa được tính" in card
+
+
+def test_report_compares_with_the_previous_cycle(annual):
+    html = _report(annual, "2026-Y")
+    assert "So sánh với kỳ trước (2026-H1)" in html and "so với kỳ 2026-H1" in html
+
+
+def test_report_without_any_submission_still_renders(tmp_path):
+    document, config = _run(tmp_path, "2026-H1", fill=False)
+    assert document["kpis"]["submitted"] == 0
+    html = render_report(document, config, {"started_at": RUN_AT["2026-H1"], "timings": {}})
+    assert "Chưa có trường nào có báo cáo được tính" in html
+    assert len(dict(render_scorecards(document, config))) == len(document["schools"])
+
+
+def test_footer_names_run_time_input_checksum_and_config(h1):
+    document, _ = h1
+    html = _report(h1)
+    assert "12/06/2026 09:30" in html and document["input"]["sha256"] in html
+    assert document["config"]["checksum"] in html and document["config"]["form_version"] in html
+
+
+def test_templates_ship_inside_the_package():
+    folder = resources.files("antt") / "report_templates"
+    assert all((folder / name).is_file() for name in ("base.html.j2", "report.html.j2", "scorecard.html.j2"))
