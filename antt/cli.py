@@ -20,7 +20,8 @@ console = Console(stderr=True)
 out_console = Console()
 
 CycleOpt = Annotated[str, typer.Option("--cycle", help="Cycle id, e.g. 2026-H1 or 2026-Y.")]
-SourceOpt = Annotated[str, typer.Option("--source", help="Response sheet export (.csv or .xlsx).")]
+SourceOpt = Annotated[str, typer.Option("--source", help="Response sheet export (.csv or .xlsx), a folder of "
+                                                          "filled .xlsx templates, or gsheet:<key or URL>[#worksheet].")]
 SchoolsOpt = Annotated[Optional[Path], typer.Option("--schools", help="School registry CSV (default: config's).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config folder (default: the packaged one).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder; everything a run keeps lives here.")]
@@ -61,11 +62,18 @@ def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | Non
     from antt.normalize import match_headers
     from antt.sources.files import sniff_headers
 
-    if source.startswith("gsheet:"):
-        _fail("gsheet: sources are not available in this version; export the sheet as .csv or .xlsx")
     # Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable.
     ctx = pipeline.open_run(cycle, schools, config, out)
-    match_headers(sniff_headers(source), ctx.config.form)
+    if source.startswith("gsheet:"):
+        from antt.sources.gsheet import preflight
+
+        preflight(source)  # spec and credentials only, no request: the sheet is read once, inside the flow
+    elif Path(source).is_dir():
+        from antt.sources.folder import read_folder
+
+        match_headers(read_folder(Path(source), ctx.config.cycles.timezone).raw.headers, ctx.config.form)
+    else:
+        match_headers(sniff_headers(source), ctx.config.form)
     from antt.flows.cycle import run_cycle
 
     stages = logging.getLogger("antt.pipeline")
@@ -122,10 +130,10 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
     out.mkdir(parents=True, exist_ok=True)
     ctx = pipeline.open_run(cycle, schools, config, out)
     raw, _ = pipeline.read_source(source, ctx)
-    subs, header = pipeline.normalize_stage(raw, ctx)
-    issues = pipeline.validate_stage(subs, header, raw, ctx)
+    prepared = pipeline.normalize_stage(raw, ctx)
+    issues = pipeline.validate_stage(prepared, ctx)
     counts = issues["severity"].value_counts()
-    table = Table(title=f"{cycle}: {len(subs)} rows, {len(issues)} issues "
+    table = Table(title=f"{cycle}: {len(prepared.subs)} rows, {len(issues)} issues "
                         f"({counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
                         f"{counts.get('info', 0)} notes)")
     for col in ("school_code", "sheet_row", "question_id", "severity", "message"):
@@ -137,6 +145,32 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
         write_atomic(issues_csv, csv_bytes(issues.drop(columns="rule")))
     if strict and counts.get("error", 0):
         raise typer.Exit(1)
+
+
+corrections_app = typer.Typer(no_args_is_help=True, help="The analyst's corrections file.")
+app.add_typer(corrections_app, name="corrections")
+
+
+@corrections_app.command("template")
+def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
+                         out: OutOpt = Path("out"),
+                         dest: Annotated[Optional[Path], typer.Option(help="Where to write it.")] = None) -> None:
+    """Write a corrections file pre-filled with a suggested action for every blocking problem."""
+    from antt import pipeline
+    from antt.corrections import template
+    from antt.outputs.publish import write_atomic
+    from antt.outputs.tables import csv_bytes
+
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = pipeline.open_run(cycle, schools, config, out)
+    raw, _ = pipeline.read_source(source, ctx)
+    issues = pipeline.validate_stage(pipeline.normalize_stage(raw, ctx), ctx)
+    rows = template(issues)
+    target = dest or out / f"corrections-template-{cycle}.csv"
+    write_atomic(target, csv_bytes(rows))
+    console.print(f"{len(rows)} suggested corrections. Review them, fill value/by/at, and copy the lines you approve "
+                  f"into {ctx.config.root / 'corrections' / (cycle + '.csv')}")
+    out_console.print(str(target.resolve()), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -155,6 +189,32 @@ def demo(out: OutOpt = Path("out"),
     console.print(f"[dim]demo responses: {sheet}[/]")
     _run_cycle("2026-H1", str(sheet), None, None, out)
     _summary(_run_cycle("2026-Y", str(sheet), None, None, out))
+
+
+form_app = typer.Typer(no_args_is_help=True, help="The form schools fill, generated from config/form.yaml.")
+app.add_typer(form_app, name="form")
+
+
+@form_app.command("export")
+def form_export(
+        fmt: Annotated[str, typer.Option("--format", help="apps-script, xlsform or xlsx-template.")],
+        out: Annotated[Optional[Path], typer.Option("--out", help="File or folder to write (default: a standard "
+                                                                  "name in the current folder).")] = None,
+        schools: SchoolsOpt = None, config: ConfigOpt = None) -> None:
+    """Write the form from config/form.yaml and the school registry, and print the steps to use it."""
+    from antt.config import load_config
+    from antt.forms import DEFAULT_NAMES, FORMATS, export_form, export_steps
+    from antt.registry import load_registry
+
+    if fmt not in FORMATS:
+        _fail(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    cfg = load_config(config)
+    registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
+                             default_unit=cfg.office.office_short)
+    path = export_form(cfg, registry, fmt, out or Path(DEFAULT_NAMES[fmt])).resolve()
+    for number, step in enumerate(export_steps(fmt, path), start=1):
+        console.print(f"{number}. {step}", highlight=False, soft_wrap=True)
+    out_console.print(str(path), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

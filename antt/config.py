@@ -25,7 +25,8 @@ MESSAGE_KEYS = (
     "missing_required", "not_integer", "ambiguous_number", "not_decimal", "not_yes_no", "not_date", "not_phone",
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
-    "missing_optional_column", "blank_rows",
+    "missing_optional_column", "blank_rows", "bad_correction", "correction_set", "correction_approve_sender",
+    "correction_accept_late", "correction_reject",
 )
 
 
@@ -261,6 +262,10 @@ class Office(_Model):
     contact_email: str
     plan_reference: str
     level_names: dict[str, str]
+    # Above this many schools report.html lists only each ranking's top and bottom and links one page per unit.
+    report_full_ranking_max: Annotated[int, Field(ge=0)] = 300
+    report_top_bottom: Annotated[int, Field(ge=1)] = 20
+    report_list_max: Annotated[int, Field(ge=1)] = 40
 
 
 class Config(_Model):

@@ -17,7 +17,7 @@ from antt.config import Form, Question
 from antt.cycles import Cycle
 from antt.errors import InputError
 from antt.sources.raw import RawTable
-from antt.text import clean_series, match_key
+from antt.text import clean_frame, match_key, on_uniques
 
 TIMESTAMP, EMAIL, SCHOOL = "submitted_at", "email", "school_code"
 _ID_PREFIX = re.compile(r"^\s*(?:\[(?P<bracket>[A-Za-z][0-9]+)\]|(?P<dot>[A-Za-z][0-9]+)\.)")
@@ -171,10 +171,11 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle) -
 
     Helper columns: `level` (from the registry, by school code), `_in_cycle` (timestamp inside the collection
     window, or unreadable so that its error is reported), `_need__Q` (an answer is required on this row and
-    none was unreadable), `_sender` ("school|e-mail" for rows in the cycle from a registered school).
+    none was unreadable), `_school_check`/`_sender_check` (rows whose school and sender are checked) and
+    `_registered_sender` (the e-mail when it is registered for the row's school).
     """
     header = match_headers(raw.headers, form)
-    cells = raw.cells.apply(clean_series) if len(raw.cells.columns) else raw.cells
+    cells = clean_frame(raw.cells)
     cells = cells.dropna(how="all") if len(cells.columns) else cells
     subs = pd.DataFrame(index=cells.index)
     subs["sheet_row"] = cells.index.to_numpy()
@@ -193,7 +194,14 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle) -
     ts = subs[TIMESTAMP]
     in_cycle = (ts.isna() | ((ts >= cycle.opens_at) & (ts < cycle.closes_at))).astype(bool)
     subs["_in_cycle"] = in_cycle
-    subs["_sender"] = (subs[SCHOOL] + "|" + subs[EMAIL]).where(in_cycle & subs["level"].notna()).astype("str")
+    # Registry look-ups are joins; the suite then checks their results (no school, no registered sender).
+    subs["_school_check"] = in_cycle & subs[SCHOOL].notna()
+    if EMAIL in header.positions:
+        pairs = registry[["school_code", "emails"]].explode("emails").dropna()
+        registered = pd.MultiIndex.from_arrays([pairs["school_code"], pairs["emails"]])
+        known = pd.MultiIndex.from_arrays([subs[SCHOOL], subs[EMAIL]]).isin(registered)
+        subs["_sender_check"] = in_cycle & subs["level"].notna()
+        subs["_registered_sender"] = subs[EMAIL].where(known)
     subs[f"_need__{school_q.id}"] = in_cycle
 
     for q in form.questions:
@@ -225,21 +233,24 @@ def _scope_question(subs: pd.DataFrame, q: Question, form: Form) -> None:
 
 
 def _parse_question(subs: pd.DataFrame, q: Question, s: pd.Series, form: Form) -> None:
+    """Parse one question's column (each distinct answer once) into its typed and helper columns."""
     if q.type == "integer":
-        subs[q.id], subs[f"{q.id}__invalid"] = parse_integer(s)
+        subs[q.id], subs[f"{q.id}__invalid"] = on_uniques(parse_integer, s)
     elif q.type in ("decimal", "percent"):
-        subs[q.id], subs[f"{q.id}__invalid"], subs[f"{q.id}__ambiguous"] = parse_decimal(s, q.type == "percent")
+        subs[q.id], subs[f"{q.id}__invalid"], subs[f"{q.id}__ambiguous"] = on_uniques(
+            parse_decimal, s, q.type == "percent")
     elif q.type == "yes_no":
-        subs[q.id], subs[f"{q.id}__invalid"] = parse_yes_no(s, form.answer_yes, form.answer_no)
+        subs[q.id], subs[f"{q.id}__invalid"] = on_uniques(parse_yes_no, s, form.answer_yes, form.answer_no)
     elif q.type == "date":
-        subs[q.id], subs[f"{q.id}__invalid"] = parse_date(s)
+        subs[q.id], subs[f"{q.id}__invalid"] = on_uniques(parse_date, s)
     elif q.type == "phone":
-        subs[q.id], subs[f"{q.id}__invalid"] = parse_phone(s)
+        subs[q.id], subs[f"{q.id}__invalid"] = on_uniques(parse_phone, s)
     elif q.type == "url":
-        subs[q.id], subs[f"{q.id}__invalid"] = parse_url(s)
+        subs[q.id], subs[f"{q.id}__invalid"] = on_uniques(parse_url, s)
     elif q.type == "select_one":
-        subs[q.id], subs[f"{q.id}__invalid"] = parse_select_one(s, q.options or [])
+        subs[q.id], subs[f"{q.id}__invalid"] = on_uniques(parse_select_one, s, q.options or [])
     elif q.type == "select_multiple":
-        subs[q.id], subs[f"{q.id}__n"], subs[f"{q.id}__unknown"] = parse_select_multiple(s, q.options or [])
+        subs[q.id], subs[f"{q.id}__n"], subs[f"{q.id}__unknown"] = on_uniques(
+            parse_select_multiple, s, q.options or [])
     else:
         subs[q.id] = s

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,18 +26,21 @@ from antt.checks.validate import header_issues, issues_from_results, run_suite, 
 from antt.config import Config, load_config
 from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
-from antt.normalize import HeaderMatch, normalize
+from antt.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
+from antt.normalize import HeaderMatch, match_headers, normalize
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.html import render_report, render_scorecards
-from antt.outputs.publish import staged_folder, write_atomic
+from antt.outputs.publish import staged_folder
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.registry import load_registry
-from antt.results import CycleResults, score_cycle
-from antt.sources.archive import ArchivedInput, archive_input
+from antt.results import CycleResults, Scores, rank_cycle, score_cycle
+from antt.sources.archive import ArchivedInput, archive_bytes, archive_input
+from antt.sources.folder import folder_bytes, read_folder
 from antt.sources.files import read_export
 from antt.sources.raw import RawTable
 
 log = logging.getLogger("antt.pipeline")
+BACKGROUND_WORKBOOK_MIN = 5000
 PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2", "openpyxl", "babel", "pydantic",
             "gspread")
 
@@ -48,9 +53,11 @@ class RunContext:
     registry: pd.DataFrame
     registry_path: Path
     cycle: Cycle
+    corrections: pd.DataFrame
     out: Path
     started_at: datetime
     timings: dict[str, float] = field(default_factory=dict)
+    source_files: dict = field(default_factory=dict)  # folder sources: sheet row → file, and files skipped
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -67,59 +74,123 @@ def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str |
     """Load config, registry and cycle; any problem is an AnttError with one line."""
     config = load_config(config_dir)
     registry_path = Path(schools) if schools else config.root / "schools.csv"
-    registry = load_registry(registry_path, config.form.levels)
+    registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short)
     cycle = resolve_cycle(cycle_id, config.cycles)
-    return RunContext(config=config, registry=registry, registry_path=registry_path, cycle=cycle, out=Path(out),
+    corrections = load_corrections(config.root / "corrections" / f"{cycle.id}.csv")
+    return RunContext(config=config, registry=registry, registry_path=registry_path, cycle=cycle,
+                      corrections=corrections, out=Path(out),
                       started_at=datetime.now(ZoneInfo(config.cycles.timezone)))
 
 
 def read_source(source: str, ctx: RunContext) -> tuple[RawTable, ArchivedInput]:
-    """Archive the input byte for byte, then read it. Only files here; other sources come through `fetch`."""
+    """Archive the input byte for byte, then read it: an export file, a folder of filled xlsx templates (archived
+    as one deterministic zip), or a Google Sheet fetched live (its CSV snapshot is what gets archived)."""
+    if source.startswith("gsheet:"):
+        from antt.sources.gsheet import fetch_sheet
+
+        raw, archived = fetch_sheet(source, ctx.out)
+        log.info("read %s as snapshot %s", archived.original, archived.stored.name)
+        return raw, archived
     path = Path(source)
+    if path.is_dir():
+        timezone = ctx.config.cycles.timezone
+        data = folder_bytes(path, timezone)
+        archived = archive_bytes(data, ".zip", source, ctx.out)
+        found = read_folder(path, timezone, packed=data)
+        for name, reason in found.skipped:
+            log.warning("skipped %s: %s", name, reason)
+        ctx.source_files = {"rows": {str(i + 2): name for i, name in enumerate(found.files)},
+                            "skipped": [{"file": n, "reason": r} for n, r in found.skipped]}
+        return found.raw, archived
     if not path.is_file():
         raise InputError(f"{source}: file not found" if not path.exists() else f"{source}: not a file")
     archived = archive_input(path, ctx.out)
     return read_export(archived.stored, label=source), archived
 
 
-def normalize_stage(raw: RawTable, ctx: RunContext) -> tuple[pd.DataFrame, HeaderMatch]:
-    return normalize(raw, ctx.config.form, ctx.registry, ctx.cycle)
+@dataclass
+class Prepared:
+    """Normalised submissions, the header mapping, and the analyst's corrections that apply (and those that don't)."""
+
+    subs: pd.DataFrame
+    header: HeaderMatch
+    corrections: pd.DataFrame
+    correction_issues: pd.DataFrame
+    rows_read: int
+    headers: list[str]
 
 
-def validate_stage(subs: pd.DataFrame, header: HeaderMatch, raw: RawTable, ctx: RunContext) -> pd.DataFrame:
-    """One expectation-suite validation over the whole frame, plus notes on the sheet's shape."""
-    suite = build_suite(ctx.config.form, ctx.registry, ctx.cycle, set(subs.columns))
-    cell_issues = issues_from_results(run_suite(subs, suite), subs, ctx.config.form)
-    shape = header_issues(header, raw.headers, ctx.config.form, blank_rows=len(raw.cells) - len(subs))
-    return sort_issues(pd.concat([shape, cell_issues], ignore_index=True))
+def normalize_stage(raw: RawTable, ctx: RunContext) -> Prepared:
+    """Apply the analyst's `set` corrections to a copy of the raw table, then normalise it."""
+    form = ctx.config.form
+    header = match_headers(raw.headers, form)
+    corrections, correction_issues = check_corrections(ctx.corrections, raw, header, form)
+    subs, header = normalize(apply_answers(raw, corrections, header), form, ctx.registry, ctx.cycle)
+    return Prepared(subs=subs, header=header, corrections=corrections, correction_issues=correction_issues,
+                    rows_read=len(raw.cells), headers=raw.headers)
 
 
-def score_stage(subs: pd.DataFrame, issues: pd.DataFrame, ctx: RunContext) -> CycleResults:
-    return score_cycle(subs, issues, ctx.registry, ctx.cycle, ctx.config)
+def validate_stage(prep: Prepared, ctx: RunContext) -> pd.DataFrame:
+    """One expectation-suite validation over the whole frame, plus notes on the sheet's shape and the corrections."""
+    form = ctx.config.form
+    suite = build_suite(form, ctx.cycle, set(prep.subs.columns))
+    cell_issues = issues_from_results(run_suite(prep.subs, suite), prep.subs, form)
+    shape = header_issues(prep.header, prep.headers, form, blank_rows=prep.rows_read - len(prep.subs))
+    issues = apply_reviews(pd.concat([shape, cell_issues], ignore_index=True), prep.corrections, form)
+    return sort_issues(pd.concat([issues, prep.correction_issues], ignore_index=True))
 
 
-def write_stage(res: CycleResults, raw: RawTable, archived: ArchivedInput, ctx: RunContext) -> Path:
+def score_stage(prep: Prepared, issues: pd.DataFrame, ctx: RunContext) -> Scores:
+    return score_cycle(prep.subs, issues, ctx.cycle, ctx.config, on_time_rows=accepted_late(prep.corrections),
+                       corrections=prep.corrections)
+
+
+def rank_stage(scores: Scores, prep: Prepared, ctx: RunContext) -> CycleResults:
+    return rank_cycle(scores, prep.subs, ctx.registry, ctx.cycle, ctx.config)
+
+
+def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx: RunContext) -> Path:
     """Write every SPEC §7 output into a staging folder and swap it in as `<out>/<cycle>/`."""
     config, cycle = ctx.config, ctx.cycle
     final = ctx.out / cycle.id
     previous = previous_summary(ctx.out / previous_cycle_id(cycle, config.cycles) / "results.json")
-    document = build_document(res, config, archived, rows_read=len(raw.cells), previous=previous)
-    with staged_folder(final) as staging:
+    # Files go straight into a private staging folder; swapping that folder in is the one atomic step.
+    with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background:
         with ctx.stage("write_files"):
-            write_atomic(staging / "results.json", to_json(document))
-            write_atomic(staging / "ranking.csv", csv_bytes(ranking_frame(res)))
-            write_atomic(staging / "issues.csv", csv_bytes(issues_frame(res)))
-            ranking_xlsx(res, config, staging / "ranking.xlsx")
+            workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
+            document = build_document(res, config, archived, rows_read=rows_read, previous=previous)
+            (staging / "results.json").write_bytes(to_json(document))
+            (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
+            (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
         with ctx.stage("render_report"):
             run = {"started_at": ctx.started_at.isoformat(timespec="seconds"), "timings": dict(ctx.timings)}
-            write_atomic(staging / "report.html", render_report(document, config, run))
+            (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
         with ctx.stage("render_scorecards"):
             (staging / "schools").mkdir()
             for code, html in render_scorecards(document, config):
-                write_atomic(staging / "schools" / f"{code}.html", html)
-        write_atomic(staging / "manifest.json", json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False,
-                                                               indent=1) + "\n")
+                (staging / "schools" / f"{code}.html").write_text(html, encoding="utf-8")
+        with ctx.stage("finish_workbook"):
+            workbook.result()
+        manifest = json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False, indent=1) + "\n"
+        (staging / "manifest.json").write_text(manifest, encoding="utf-8")
     return final
+
+
+class _Inline(Executor):
+    """Runs a submitted call at once: the small-registry path of `_workbook_executor`."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def _workbook_executor(schools: int) -> Executor:
+    """ranking.xlsx is the slowest single file to write. For a large registry a second process writes it while this
+    one renders the pages (the machine has two cores); for a district it is written inline."""
+    if schools < BACKGROUND_WORKBOOK_MIN:
+        return _Inline()
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
@@ -129,8 +200,9 @@ def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
             packages[name] = version(name)
         except PackageNotFoundError:
             packages[name] = None
-    files = {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"}
+    pages = {d.name: sum(1 for _ in d.iterdir()) for d in sorted(folder.iterdir()) if d.is_dir()}
     return {
         "cycle": ctx.cycle.id,
         "run_started_at": ctx.started_at.isoformat(timespec="seconds"),
@@ -143,4 +215,6 @@ def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
         "packages": packages,
         "timings_s": dict(ctx.timings),
         "files": files,
+        "pages": pages,
+        **({"source_files": ctx.source_files} if ctx.source_files else {}),
     }

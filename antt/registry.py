@@ -13,10 +13,14 @@ from antt.text import clean_series
 
 COLUMNS = ["school_code", "school_name", "level", "ward", "emails"]
 OPTIONAL = ["opened", "closed"]
+UNIT = "unit"  # optional: the reporting unit (district office) a school belongs to; default: one unit
 
 
-def load_registry(path: Path | str, levels: list[str]) -> pd.DataFrame:
-    """Read and check the registry. Lines starting with '#' are comments. Emails become lower-case lists."""
+def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -> pd.DataFrame:
+    """Read and check the registry. Lines starting with '#' are comments. Emails become lower-case lists.
+
+    The optional `unit` column names each school's reporting unit; schools without one belong to `default_unit`.
+    """
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -59,7 +63,9 @@ def load_registry(path: Path | str, levels: list[str]) -> pd.DataFrame:
             row = df.loc[wrong].iloc[0]
             raise InputError(f"{path}: {row['school_code']}: {col} {raw[wrong].iloc[0]!r} is not a date YYYY-MM-DD")
         df[col] = parsed.dt.date
-    return df[COLUMNS + OPTIONAL].reset_index(drop=True)
+    unit = clean_series(df[UNIT]) if UNIT in df.columns else pd.Series(pd.NA, index=df.index, dtype="str")
+    df[UNIT] = unit.fillna(default_unit)
+    return df[COLUMNS + OPTIONAL + [UNIT]].reset_index(drop=True)
 
 
 def expected_in(registry: pd.DataFrame, cycle: Cycle) -> pd.DataFrame:

@@ -28,34 +28,59 @@ class CycleResults:
     other_verdicts: pd.DataFrame  # school × criteria set id: verdict under each configured set
     wards: pd.DataFrame
     issues: pd.DataFrame
+    corrections: pd.DataFrame
 
 
-def score_cycle(subs: pd.DataFrame, issues: pd.DataFrame, registry: pd.DataFrame, cycle: Cycle,
-                config: Config) -> CycleResults:
-    """SPEC §4 duplicates and §6 in order: counted submission, verdict, score, grade, status, rank, wards."""
+@dataclass
+class Scores:
+    """The counted submission per school and what it earns; indexed by school code."""
+
+    counted: pd.DataFrame
+    criteria: pd.DataFrame
+    verdict: pd.DataFrame
+    points: pd.DataFrame
+    score: pd.Series
+    other_verdicts: pd.DataFrame
+    issues: pd.DataFrame          # validation issues plus the superseded-submission notes
+    corrections: pd.DataFrame     # the analyst's corrections that applied
+
+
+def score_cycle(subs: pd.DataFrame, issues: pd.DataFrame, cycle: Cycle, config: Config,
+                on_time_rows: set[int] = frozenset(), corrections: pd.DataFrame | None = None) -> Scores:
+    """SPEC §4 duplicates, §6.1 verdict and §6.2 plan score for each school's counted submission.
+
+    `on_time_rows` are sheet rows the analyst accepted as on time although they arrived late.
+    """
     form = config.form
     cleaned = drop_invalid_answers(subs, issues)
-    counted, superseded = superseded_issues(select_counted(cleaned, issues, cycle), form)
+    counted, superseded = superseded_issues(select_counted(cleaned, issues, cycle, on_time_rows), form)
     counted = counted.set_index(SCHOOL, drop=False)
     criteria = evaluate_criteria(counted, config.criteria, form)
-    verdict = verdicts(criteria, config.criteria)
     points = indicator_points(counted, config.scoring, form)
-    score = plan_score(points, config.scoring)
     others = pd.DataFrame({cs.id: verdicts(evaluate_criteria(counted, cs, form), cs)["verdict"]
                            for cs in config.criteria_sets.values()}, index=counted.index)
+    all_issues = pd.concat([issues, superseded], ignore_index=True) if len(superseded) else issues
+    return Scores(counted=counted, criteria=criteria, verdict=verdicts(criteria, config.criteria), points=points,
+                  score=plan_score(points, config.scoring), other_verdicts=others, issues=all_issues,
+                  corrections=corrections if corrections is not None else pd.DataFrame())
 
+
+def rank_cycle(scores: Scores, subs: pd.DataFrame, registry: pd.DataFrame, cycle: Cycle,
+               config: Config) -> CycleResults:
+    """SPEC §6.3–6.6: grade and status of every expected school, ranks overall and per level, the ward table."""
+    counted = scores.counted
     expected = expected_in(registry, cycle)
     table = expected.drop(columns=["emails", "opened", "closed"]).set_index("school_code", drop=False)
     table["status"] = school_status(expected, subs, counted).to_numpy()
     table["sheet_row"] = counted["sheet_row"].reindex(table.index).astype("Int64")
     table["submitted_at"] = counted[TIMESTAMP].reindex(table.index)
     table["on_time"] = counted["on_time"].reindex(table.index).astype("boolean")
-    table["verdict"] = verdict["verdict"].reindex(table.index)
-    table["failed"] = verdict["failed"].reindex(table.index).fillna("")
-    table["score"] = score.reindex(table.index)
+    table["verdict"] = scores.verdict["verdict"].reindex(table.index)
+    table["failed"] = scores.verdict["failed"].reindex(table.index).fillna("")
+    table["score"] = scores.score.reindex(table.index)
     table["grade"] = grade(table["score"], config.scoring)
     ranked = rank_schools(table.reset_index(drop=True))
-    all_issues = pd.concat([issues, superseded], ignore_index=True) if len(superseded) else issues
-    return CycleResults(cycle=cycle, ranked=ranked, counted=counted, criteria=criteria, points=points,
-                        other_verdicts=others, wards=ward_table(ranked, config.scoring.ward_target_share),
-                        issues=all_issues)
+    return CycleResults(cycle=cycle, ranked=ranked, counted=counted, criteria=scores.criteria, points=scores.points,
+                        other_verdicts=scores.other_verdicts,
+                        wards=ward_table(ranked, config.scoring.ward_target_share), issues=scores.issues,
+                        corrections=scores.corrections)

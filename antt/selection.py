@@ -23,17 +23,19 @@ def drop_invalid_answers(subs: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFra
     return subs
 
 
-def select_counted(subs: pd.DataFrame, issues: pd.DataFrame, cycle: Cycle) -> pd.DataFrame:
-    """The counted submission per school: the latest valid one before the deadline, else the latest valid late one.
+def select_counted(subs: pd.DataFrame, issues: pd.DataFrame, cycle: Cycle,
+                   on_time_rows: set[int] = frozenset()) -> pd.DataFrame:
+    """Valid submissions, the one to count first for each school: the latest valid one before the deadline, else
+    the latest valid late one.
 
     Valid means inside the collection window, from a registered school, with no error-severity issue.
-    Returns those rows with `on_time` added, one per school.
+    Rows in `on_time_rows` (accepted by the analyst) count as on time. Adds `on_time`.
     """
     blocked = issues.loc[issues["severity"] == "error", "sheet_row"]
     ts = subs[TIMESTAMP]
     valid = subs[subs["level"].notna() & ts.notna() & (ts >= cycle.opens_at) & (ts < cycle.closes_at)
                  & ~subs["sheet_row"].isin(blocked)].copy()
-    valid["on_time"] = valid[TIMESTAMP] < cycle.deadline_at
+    valid["on_time"] = (valid[TIMESTAMP] < cycle.deadline_at) | valid["sheet_row"].isin(list(on_time_rows))
     valid = valid.sort_values([SCHOOL, "on_time", TIMESTAMP, "sheet_row"], ascending=[True, False, False, False],
                               kind="stable")
     return valid

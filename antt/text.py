@@ -1,14 +1,19 @@
-"""Text and number presentation: NFC normalisation for matching, Vietnamese formats for people (Babel)."""
+"""Text and number presentation: NFC normalisation for matching, Vietnamese formats for people.
+
+Number symbols come from Babel's CLDR data for vi_VN (decimal ',' and grouping '.'); formatting itself uses
+Python's own formatter with those symbols, which is exact for the fixed patterns used here and fast enough to
+format every cell of a national report.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime
 
 import pandas as pd
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 LOCALE = "vi_VN"
 # Zero-width and bidi marks that survive copy-paste from Word/Zalo; removed before any comparison.
@@ -33,17 +38,61 @@ def clean_series(s: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
+def clean_cell(text: str) -> str | None:
+    """One cell: NFC, invisible marks removed, whitespace collapsed and stripped; '' becomes None.
+
+    The common cases (plain numbers and words) take the fast path; only odd cells pay for the regexes.
+    """
+    if not text:
+        return None
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    if "  " in text or not text.isprintable():
+        text = re.sub(_SPACES, " ", re.sub(_INVISIBLE, "", text))
+    text = text.strip()
+    return text or None
+
+
+def on_uniques(fn, s: pd.Series, *args):
+    """Apply a column function to the distinct values only and spread the results back (answers repeat a lot:
+    '0', 'Có', the same option lists). `fn` returns one Series or a tuple of Series aligned to its input."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    result = fn(pd.Series(uniques, dtype=s.dtype), *args)
+
+    def spread(part: pd.Series) -> pd.Series:
+        return pd.Series(part.reindex(codes).array, index=s.index)  # code -1 (missing) → missing
+
+    return tuple(spread(r) for r in result) if isinstance(result, tuple) else spread(result)
+
+
+def _clean_column(s: pd.Series) -> pd.Series:
+    return pd.Series([clean_cell(v) if isinstance(v, str) else None for v in s.tolist()], index=s.index, dtype="str")
+
+
+def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`clean_cell` over every cell of a frame of text, each distinct value of a column once."""
+    columns = {col: on_uniques(_clean_column, frame[col].astype("str")) for col in frame.columns}
+    return pd.DataFrame(columns, index=frame.index, columns=frame.columns)
+
+
 def key_series(s: pd.Series) -> pd.Series:
     """`match_key` over a column of already-cleaned strings."""
     return s.str.casefold()
 
 
-def vi_number(value: float | int | None, decimals: int = 1) -> str:
-    """85.5 → '85,5'; 1200 → '1.200'; None → ''."""
+@functools.cache
+def _number_symbols() -> dict[int, str]:
+    return str.maketrans({",": get_group_symbol(LOCALE), ".": get_decimal_symbol(LOCALE)})
+
+
+def vi_number(value: float | int | None, decimals: int = 1, trim: bool = False) -> str:
+    """85.5 → '85,5'; 1200 → '1.200'; None → ''. `trim` drops trailing zeros: 2.50 → '2,5', 8.00 → '8'."""
     if value is None or pd.isna(value):
         return ""
-    fmt = "#,##0" if decimals == 0 else "#,##0." + "0" * decimals
-    return format_decimal(value, format=fmt, locale=LOCALE)
+    text = f"{value:,.{decimals}f}"
+    if trim and decimals:
+        text = text.rstrip("0").rstrip(".")
+    return text.translate(_number_symbols())
 
 
 def vi_percent(share: float | None) -> str:
@@ -57,11 +106,11 @@ def vi_date(value: date | datetime | None) -> str:
     """A date as people write it: 09/06/2026."""
     if value is None or pd.isna(value):
         return ""
-    return format_date(value, "dd/MM/yyyy", locale=LOCALE)
+    return value.strftime("%d/%m/%Y")
 
 
 def vi_datetime(value: datetime | None) -> str:
     """An instant as people read it, in the value's own zone: 09/06/2026 08:05."""
     if value is None or pd.isna(value):
         return ""
-    return format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=value.tzinfo, locale=LOCALE)
+    return value.strftime("%d/%m/%Y %H:%M")

@@ -24,7 +24,7 @@ from antt.config import Config, load_config  # noqa: E402
 from antt.cycles import resolve_cycle  # noqa: E402
 from antt.normalize import normalize  # noqa: E402
 from antt.registry import load_registry  # noqa: E402
-from antt.results import CycleResults, score_cycle  # noqa: E402
+from antt.results import CycleResults, rank_cycle, score_cycle  # noqa: E402
 from antt.sources.raw import RawTable  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,11 +104,11 @@ def evaluate(raw: RawTable, config: Config, registry: pd.DataFrame, cycle_id: st
     """The pure core of a run, without the engine: normalise, validate once, score and rank."""
     cycle = resolve_cycle(cycle_id, config.cycles)
     subs, header = normalize(raw, config.form, registry, cycle)
-    suite = build_suite(config.form, registry, cycle, set(subs.columns))
+    suite = build_suite(config.form, cycle, set(subs.columns))
     issues = issues_from_results(run_suite(subs, suite), subs, config.form)
     shape = header_issues(header, raw.headers, config.form, blank_rows=len(raw.cells) - len(subs))
     issues = sort_issues(pd.concat([shape, issues], ignore_index=True))
-    return subs, issues, score_cycle(subs, issues, registry, cycle, config)
+    return subs, issues, rank_cycle(score_cycle(subs, issues, cycle, config), subs, registry, cycle, config)
 
 
 @pytest.fixture

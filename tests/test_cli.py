@@ -12,9 +12,10 @@ import pytest
 from conftest import REPO
 
 
-def antt(*args: str, api_url: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "NO_COLOR": "1", "COLUMNS": "200"}
+def antt(*args: str, api_url: str | None = None, cwd: Path | None = None,
+         extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ANTT_"))}
+    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "NO_COLOR": "1", "COLUMNS": "200"} | (extra_env or {})
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return subprocess.run([sys.executable, "-m", "antt", *args], capture_output=True, text=True, env=env,

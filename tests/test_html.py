@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from antt.outputs.document import build_document, previous_summary, to_json
-from antt.outputs.html import render_report, render_scorecards
-from antt.pipeline import normalize_stage, open_run, read_source, score_stage, validate_stage
+from antt.outputs.html import render_report, render_scorecards, render_units
+from antt.pipeline import normalize_stage, open_run, rank_stage, read_source, score_stage, validate_stage
 from antt.registry import load_registry
 from antt.text import vi_number
 from conftest import REPO, Sheet
@@ -27,26 +27,34 @@ RUN_AT = {"2026-H1": "2026-06-12T09:30:00+07:00", "2026-Y": "2026-11-12T14:05:00
 STAMPS = {"2026-H1": ("9/6/2026 8:00:00", "12/6/2026 9:00:00"), "2026-Y": ("5/11/2026 8:00:00", "12/11/2026 9:00:00")}
 
 
-def _run(folder: Path, cycle_id: str, fill: bool = True, previous: dict | None = None) -> tuple[dict, object]:
-    """The stages of `antt run` up to the document, on a CSV export written in `folder`."""
+def _stages(folder: Path, cycle_id: str, registry: str, fill, previous: dict | None = None) -> tuple[dict, object]:
+    """The stages of `antt run` up to the document, on a CSV export that `fill(sheet)` writes in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     schools = folder / "schools.csv"
-    schools.write_text(REGISTRY, encoding="utf-8")
+    schools.write_text(registry, encoding="utf-8")
     ctx = open_run(cycle_id, schools, REPO / "config", folder / "out")
     sheet = Sheet(ctx.config, load_registry(schools, ctx.config.form.levels))
-    on_time, late = STAMPS[cycle_id]
-    if fill:
-        sheet.add("MN01", at=on_time, G2="<img src=x onerror=alert(1)>")
-        sheet.add("TH01", at=on_time, D2="1")
-        sheet.add("THCS01", at=late)
-        sheet.add("TH03", at=on_time, email="someone@gmail.com")
-    else:
-        sheet.add("MN01", at="9/6/2025 8:00:00")  # last year's row: another cycle, never counted
+    fill(sheet)
     raw, archived = read_source(str(sheet.write_csv(folder / "responses.csv")), ctx)
-    subs, header = normalize_stage(raw, ctx)
-    issues = validate_stage(subs, header, raw, ctx)
-    res = score_stage(subs, issues, ctx)
+    prepared = normalize_stage(raw, ctx)
+    issues = validate_stage(prepared, ctx)
+    res = rank_stage(score_stage(prepared, issues, ctx), prepared, ctx)
     return build_document(res, ctx.config, archived, rows_read=len(raw.cells), previous=previous), ctx.config
+
+
+def _run(folder: Path, cycle_id: str, fill: bool = True, previous: dict | None = None) -> tuple[dict, object]:
+    on_time, late = STAMPS[cycle_id]
+
+    def answers(sheet: Sheet) -> None:
+        if fill:
+            sheet.add("MN01", at=on_time, G2="<img src=x onerror=alert(1)>")
+            sheet.add("TH01", at=on_time, D2="1")
+            sheet.add("THCS01", at=late)
+            sheet.add("TH03", at=on_time, email="someone@gmail.com")
+        else:
+            sheet.add("MN01", at="9/6/2025 8:00:00")  # last year's row: another cycle, never counted
+
+    return _stages(folder, cycle_id, REGISTRY, answers, previous)
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +210,118 @@ def test_footer_names_run_time_input_checksum_and_config(h1):
 def test_templates_ship_inside_the_package():
     folder = resources.files("antt") / "report_templates"
     assert all((folder / name).is_file() for name in ("base.html.j2", "report.html.j2", "scorecard.html.j2"))
+
+
+# A national run: more schools than `report_full_ranking_max` (300), in three units named as people name them.
+UNITS = ("Phòng GD&ĐT Đông Triều", "../x", "Phòng GD&ĐT Uông Bí")
+NATIONAL = 330
+
+
+def _national_registry() -> str:
+    lines = ["school_code,school_name,level,ward,emails,unit"]
+    for n in range(NATIONAL):
+        level = ("MN", "TH", "THCS")[n % 3]
+        lines.append(f"S{n:03d},Trường {level} số {n},{level},phường {n % 11} ({n % 3}),s{n}@truong.example.org,"
+                     f"{UNITS[n % 3]}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory):
+    """Every eighth school silent, every eighth late, every fifth reporting a school-violence case (K6 fails)."""
+    on_time, late = STAMPS["2026-H1"]
+
+    def answers(sheet: Sheet) -> None:
+        for n in range(NATIONAL):
+            if n % 8 != 7:
+                sheet.add(f"S{n:03d}", at=late if n % 8 == 6 else on_time, **({"D2": "1"} if n % 5 == 0 else {}))
+
+    return _stages(tmp_path_factory.mktemp("national"), "2026-H1", _national_registry(), answers)
+
+
+def _full(config):
+    """The same config with the threshold raised: the report as a district office gets it."""
+    return config.model_copy(update={"office": config.office.model_copy(update={"report_full_ranking_max": 10_000})})
+
+
+def _section(html: str, start: str, end: str) -> str:
+    at = html.index(start)
+    return html[at:html.index(end, at)]
+
+
+def test_above_the_threshold_rankings_show_top_and_bottom_and_say_how_many_are_left_out(national):
+    document, config = national
+    top_bottom = config.office.report_top_bottom
+    ranking = _section(_report(national), "2. Xếp hạng chung", "3. Xếp hạng theo cấp học")
+    listed = re.findall(r'href="schools/([^"]+)\.html"', ranking)
+    codes = [s["school_code"] for s in document["schools"]]
+    assert listed == codes[:top_bottom] + codes[-top_bottom:]
+    assert f"… {NATIONAL - 2 * top_bottom} trường khác" in ranking and 'href="ranking.xlsx"' in ranking
+
+
+def test_above_the_threshold_the_report_is_much_smaller(national):
+    document, config = national
+    scaled, full = _report(national), _report((document, _full(config)))
+    assert len(scaled) < 0.4 * len(full)  # at 330 schools; at 50,000 it is 0.5 MB instead of 50 MB
+
+
+def test_above_the_threshold_heat_map_still_counts_failing_schools_over_all_schools(national):
+    document, _ = national
+    heat = _section(_report(national), '<table class="heat">', "</table>")
+    footer = heat[heat.index("Số trường chưa đạt"):]
+    failing_k6 = sum(s["criteria"].get("K6") is False for s in document["schools"])
+    assert failing_k6 > 40 and re.findall(r'<td class="center">(\d+)</td>', footer)[5] == str(failing_k6)
+
+
+def test_above_the_threshold_long_lists_are_capped_with_the_count_of_the_rest(national):
+    document, config = national
+    most = config.office.report_list_max
+    html = _report(national)
+    missing = [s for s in document["schools"] if s["status"] == "missing"]
+    assert len(missing) > most
+    section = _section(html, "6. Trường chưa gửi, gửi muộn", "7. Trường cần quan tâm")
+    assert f"Chưa gửi báo cáo ({len(missing)} trường)" in section
+    assert f"… và {len(missing) - most} trường khác" in section
+    attention = _section(html, "7. Trường cần quan tâm", "Nơi nhận")
+    assert attention.count('class="attention"') == most
+
+
+def test_above_the_threshold_the_report_links_one_page_per_unit(national):
+    html = _report(national)
+    pages = dict(render_units(*national))
+    assert len(pages) == len(UNITS)
+    units = _section(html, "5. Kết quả theo đơn vị", "6. Trường chưa gửi")
+    for slug in pages:
+        assert f'href="units/{slug}.html"' in units
+    assert "Kết quả theo xã, phường" not in html
+
+
+def test_unit_page_ranks_every_school_of_its_unit_and_links_back(national):
+    document, _ = national
+    pages = dict(render_units(*national))
+    html = pages["phong-gd-dt-dong-trieu"]
+    ranking = _section(html, "2. Xếp hạng", "3. Kết quả từng tiêu chí")
+    mine = [s["school_code"] for s in document["schools"] if s["unit"] == "Phòng GD&ĐT Đông Triều"]
+    assert re.findall(r'href="\.\./schools/([^"]+)\.html"', ranking) == mine
+    assert 'href="../report.html"' in html and "phường 0 (0)" in html
+
+
+def test_unit_file_names_are_safe_and_distinct(national):
+    document, config = national
+    renamed = {"Phòng GD&ĐT Đông Triều": "A/B", "../x": "A B"}
+    twins = dict(document, schools=[dict(s, unit=renamed.get(s["unit"], s["unit"])) for s in document["schools"]])
+    assert set(dict(render_units(*national))) == {"phong-gd-dt-dong-trieu", "x", "phong-gd-dt-uong-bi"}
+    assert [slug for slug, _ in render_units(twins, config)] == ["a-b", "a-b-2", "phong-gd-dt-uong-bi"]
+
+
+def test_every_school_still_gets_a_scorecard_above_the_threshold(national):
+    document, _ = national
+    assert [code for code, _ in render_scorecards(*national)] == [s["school_code"] for s in document["schools"]]
+
+
+def test_below_the_threshold_the_report_lists_every_school_and_there_are_no_unit_pages(h1, national):
+    document, config = national
+    assert list(render_units(*h1)) == [] and list(render_units(document, _full(config))) == []
+    html = _report((document, _full(config)))
+    assert all(f'href="schools/{s["school_code"]}.html"' in html for s in document["schools"])
+    assert "Kết quả theo xã, phường" in html and "units/" not in html and "trường khác" not in html

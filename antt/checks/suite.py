@@ -10,11 +10,10 @@ from datetime import timedelta
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-import pandas as pd
 
 from antt.config import Form, Question
 from antt.cycles import Cycle
-from antt.normalize import SCHOOL, TIMESTAMP
+from antt.normalize import TIMESTAMP
 
 _INVALID_RULE = {"integer": "not_integer", "decimal": "not_decimal", "percent": "not_decimal",
                  "yes_no": "not_yes_no", "date": "not_date", "phone": "not_phone", "url": "not_url",
@@ -29,8 +28,12 @@ def _cond(column: str) -> dict:
     return {"row_condition": f"`{column}` == True", "condition_parser": "pandas"}
 
 
-def build_suite(form: Form, registry: pd.DataFrame, cycle: Cycle, columns: set[str]) -> gx.ExpectationSuite:
-    """Expectations for one cycle's validation frame (`columns` are those `normalize` produced)."""
+def build_suite(form: Form, cycle: Cycle, columns: set[str]) -> gx.ExpectationSuite:
+    """Expectations for one cycle's validation frame (`columns` are those `normalize` produced).
+
+    The registry enters through `normalize`'s joins: `level` is empty for a school code the registry does not
+    know, `_registered_sender` for an e-mail not registered for the school.
+    """
     expectations: list = []
     add = expectations.append
     school_q = form.school_question
@@ -42,14 +45,11 @@ def build_suite(form: Form, registry: pd.DataFrame, cycle: Cycle, columns: set[s
         meta=_meta("", "other_cycle", "info", TIMESTAMP)))
     add(gxe.ExpectColumnValuesToNotBeNull(column=school_q.id, **_cond(f"_need__{school_q.id}"),
                                           meta=_meta(school_q.id, "missing_required", "error", school_q.id)))
-    add(gxe.ExpectColumnValuesToBeInSet(column=SCHOOL, value_set=sorted(registry["school_code"]),
-                                        **_cond("_in_cycle"),
-                                        meta=_meta(school_q.id, "unknown_school", "error", school_q.id)))
-    if "email" in columns:
-        senders = sorted(f"{code}|{mail}" for code, mails in zip(registry["school_code"], registry["emails"])
-                         for mail in mails)
-        add(gxe.ExpectColumnValuesToBeInSet(column="_sender", value_set=senders,
-                                            meta=_meta("", "unverified_sender", "error", "email")))
+    add(gxe.ExpectColumnValuesToNotBeNull(column="level", **_cond("_school_check"),
+                                          meta=_meta(school_q.id, "unknown_school", "error", school_q.id)))
+    if "_sender_check" in columns:
+        add(gxe.ExpectColumnValuesToNotBeNull(column="_registered_sender", **_cond("_sender_check"),
+                                              meta=_meta("", "unverified_sender", "error", "email")))
     for q in form.questions:
         if q is not school_q:
             expectations += _question_expectations(q, form, columns)

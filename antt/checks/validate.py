@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 
 import pandas as pd
 
@@ -37,8 +38,22 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("cycle")
 
 
+def suite_columns(suite) -> list[str]:
+    """Every column the suite reads: checked columns, row-condition columns, the sheet row."""
+    cols = {"sheet_row"}
+    for exp in suite.expectations:
+        kwargs = exp.configuration.kwargs
+        cols |= {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
+        cols |= set(re.findall(r"`([^`]+)`", str(kwargs.get("row_condition") or "")))
+    return sorted(cols)
+
+
 def run_suite(frame: pd.DataFrame, suite) -> list:
-    """One validation of the whole frame; returns GE's per-expectation results (COMPLETE, indexed by sheet row)."""
+    """One validation of the whole frame; returns GE's per-expectation results (COMPLETE, indexed by sheet row).
+
+    Only the columns the suite reads are handed over, so row conditions copy as little as possible.
+    """
+    frame = frame[suite_columns(suite)]
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE",
                                                   "unexpected_index_column_names": ["sheet_row"]})
@@ -46,9 +61,12 @@ def run_suite(frame: pd.DataFrame, suite) -> list:
 
 
 def issues_from_results(results: list, subs: pd.DataFrame, form: Form) -> pd.DataFrame:
-    """Each unexpected row of each failed expectation → an issue row with a message in the form's wording."""
+    """Each unexpected row of each failed expectation → an issue row with a message in the form's wording.
+
+    Work is per expectation and column-wise: the values quoted back are looked up for all its rows at once.
+    """
     by_row = subs.set_index("sheet_row")
-    rows = []
+    parts = []
     for res in results:
         meta = res.expectation_config.meta or {}
         if res.exception_info and res.exception_info.get("raised_exception"):
@@ -56,21 +74,23 @@ def issues_from_results(results: list, subs: pd.DataFrame, form: Form) -> pd.Dat
                                f"run: {res.exception_info.get('exception_message')}")
         if res.success:
             continue
+        rows = [int(hit["sheet_row"]) for hit in res.result.get("unexpected_index_list") or []]
+        if not rows:
+            continue
         qid = meta["question_id"]
-        for hit in res.result.get("unexpected_index_list") or []:
-            sheet_row = int(hit["sheet_row"])
-            record = by_row.loc[sheet_row]
-            values = {"label": form.by_id[qid].label if qid else "",
-                      "value": _show(record.get(meta["value_column"])),
-                      "min": vi_number(meta.get("min"), 0), "max": vi_number(meta.get("max"), 0)}
-            if meta.get("other"):
-                values |= {"other_label": form.by_id[meta["other"]].label,
-                           "other_value": _show(record.get(meta["other"]))}
-            code = record.get(SCHOOL)
-            rows.append({"school_code": "" if pd.isna(code) else code, "sheet_row": sheet_row, "question_id": qid,
-                         "severity": meta["severity"], "message": form.message(meta["rule"], **values),
-                         "rule": meta["rule"]})
-    return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+        label = form.by_id[qid].label if qid else ""
+        values = by_row[meta["value_column"]].reindex(rows).tolist()
+        others = by_row[meta["other"]].reindex(rows).tolist() if meta.get("other") else [None] * len(rows)
+        other_label = form.by_id[meta["other"]].label if meta.get("other") else ""
+        bounds = {"min": vi_number(meta.get("min"), 0), "max": vi_number(meta.get("max"), 0)}
+        messages = [form.message(meta["rule"], label=label, value=_show(v), other_label=other_label,
+                                 other_value=_show(o), **bounds) for v, o in zip(values, others)]
+        parts.append(pd.DataFrame({
+            "school_code": by_row[SCHOOL].reindex(rows).fillna("").tolist(), "sheet_row": rows,
+            "question_id": qid, "severity": meta["severity"], "message": messages, "rule": meta["rule"]}))
+    if not parts:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[ISSUE_COLUMNS]
 
 
 def header_issues(header: HeaderMatch, headers: list[str], form: Form, blank_rows: int) -> pd.DataFrame:

@@ -22,20 +22,26 @@ def normalize(raw, ctx: RunContext):
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate(subs, header, raw, ctx: RunContext):
+def validate(prepared, ctx: RunContext):
     with ctx.stage("validate"):
-        return pipeline.validate_stage(subs, header, raw, ctx)
+        return pipeline.validate_stage(prepared, ctx)
 
 
-@task(name="score-and-rank", cache_policy=NO_CACHE)
-def score(subs, issues, ctx: RunContext):
-    with ctx.stage("score_rank"):
-        return pipeline.score_stage(subs, issues, ctx)
+@task(name="score", cache_policy=NO_CACHE)
+def score(prepared, issues, ctx: RunContext):
+    with ctx.stage("score"):
+        return pipeline.score_stage(prepared, issues, ctx)
+
+
+@task(name="rank", cache_policy=NO_CACHE)
+def rank(scores, prepared, ctx: RunContext):
+    with ctx.stage("rank"):
+        return pipeline.rank_stage(scores, prepared, ctx)
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE)
-def write(results, raw, archived, ctx: RunContext):
-    return pipeline.write_stage(results, raw, archived, ctx)
+def write(results, rows_read: int, archived, ctx: RunContext):
+    return pipeline.write_stage(results, rows_read, archived, ctx)
 
 
 @flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True)
@@ -44,8 +50,9 @@ def run_cycle(cycle: str, source: str, schools: str | None = None, config: str |
     """Read the responses, validate, score, rank and write `<out>/<cycle>/`. Returns the folder and stage timings."""
     ctx = pipeline.open_run(cycle, schools, config, out)
     raw, archived = read(source, ctx)
-    subs, header = normalize(raw, ctx)
-    issues = validate(subs, header, raw, ctx)
-    results = score(subs, issues, ctx)
-    folder = write(results, raw, archived, ctx)
+    prepared = normalize(raw, ctx)
+    del raw  # the normalised frame is all later stages need; the raw table can go
+    issues = validate(prepared, ctx)
+    results = rank(score(prepared, issues, ctx), prepared, ctx)
+    folder = write(results, prepared.rows_read, archived, ctx)
     return {"folder": str(folder), "timings": ctx.timings, "input_sha256": archived.sha256}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import orjson
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +13,6 @@ import pandas as pd
 from antt.config import Config
 from antt.results import CycleResults
 from antt.sources.archive import ArchivedInput
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None or pd.isna(value) else value.isoformat()
-
-
-def _plain(value: Any) -> Any:
-    """pandas/numpy scalars → JSON values; missing → None."""
-    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 
 
 def kpis(ranked: pd.DataFrame) -> dict[str, Any]:
@@ -52,19 +41,22 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
     criteria = _records(res.criteria)
     points = _records(res.points.round(2))
     by_set = _records(res.other_verdicts)
+    ranked = res.ranked
+    ts = ranked["submitted_at"]
+    base = _natives(pd.DataFrame({
+        "school_code": ranked["school_code"], "school_name": ranked["school_name"], "level": ranked["level"],
+        "ward": ranked["ward"], "unit": ranked["unit"], "status": ranked["status"], "sheet_row": ranked["sheet_row"],
+        "submitted_at": ts.map(lambda t: t.isoformat(), na_action="ignore") if len(ts) else ts,
+        "on_time": ranked["on_time"], "verdict": ranked["verdict"], "score": ranked["score"],
+        "grade": ranked["grade"], "rank_overall": ranked["rank_overall"], "rank_in_level": ranked["rank_in_level"],
+    }))
+    failed = [[c for c in f.split(", ") if c] for f in ranked["failed"].tolist()]
     schools = []
-    for rec in res.ranked.to_dict("records"):
+    for rec, fails in zip(base.to_dict("records"), failed):
         code = rec["school_code"]
-        schools.append({
-            "school_code": code, "school_name": rec["school_name"], "level": rec["level"], "ward": rec["ward"],
-            "status": rec["status"], "sheet_row": _plain(rec["sheet_row"]), "submitted_at": _iso(rec["submitted_at"]),
-            "on_time": _plain(rec["on_time"]), "verdict": _plain(rec["verdict"]),
-            "score": _plain(rec["score"]), "grade": _plain(rec["grade"]),
-            "rank_overall": int(rec["rank_overall"]), "rank_in_level": int(rec["rank_in_level"]),
-            "failed_criteria": [c for c in rec["failed"].split(", ") if c],
-            "criteria": criteria.get(code, {}), "indicators": points.get(code, {}),
-            "verdicts_by_set": by_set.get(code, {}), "answers": answers.get(code, {}),
-        })
+        rec |= {"failed_criteria": fails, "criteria": criteria.get(code, {}), "indicators": points.get(code, {}),
+                "verdicts_by_set": by_set.get(code, {}), "answers": answers.get(code, {})}
+        schools.append(rec)
     issues = res.issues.sort_values(["sheet_row", "school_code", "question_id", "rule"], kind="stable")
     fail_counts = (res.criteria == False).sum() if len(res.criteria) else pd.Series(dtype=int)  # noqa: E712
     return {
@@ -78,20 +70,30 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
         "kpis": kpis(res.ranked),
         "previous": previous,
         "schools": schools,
-        "wards": [{k: _plain(v) for k, v in w.items()} for w in res.wards.to_dict("records")],
+        "wards": _natives(res.wards).to_dict("records"),
         "criteria": [{"id": c.id, "title": c.title, "mandatory": c.mandatory, "legal_ref": c.legal_ref,
                       "failing": int(fail_counts.get(c.id, 0))} for c in cs.criteria],
-        "issues": [{k: _plain(v) for k, v in i.items()} for i in issues.to_dict("records")],
+        "issues": _natives(issues).to_dict("records"),
+        "corrections": [{k: v for k, v in c.items() if k != "line"} for c in res.corrections.to_dict("records")],
     }
 
 
+def _natives(frame: pd.DataFrame) -> pd.DataFrame:
+    """Python scalars (int, float, bool, str) with None for missing: what JSON and templates expect."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Frame indexed by school code → {code: {column: JSON value}}; dates as ISO dates."""
-    plain = frame.astype(object).where(frame.notna(), None)
+    """Frame indexed by school code → {code: {column: JSON value}}; dates as ISO dates. Column-wise, then zipped."""
+    names = [str(c) for c in frame.columns]
+    columns = []
     for col in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            plain[col] = frame[col].dt.strftime("%Y-%m-%d").astype(object).where(frame[col].notna(), None)
-    return {code: {k: _plain(v) for k, v in row.items()} for code, row in zip(plain.index, plain.to_dict("records"))}
+        values = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d")
+        columns.append(values.astype(object).where(values.notna(), None).tolist())
+    return {code: dict(zip(names, row)) for code, row in zip(frame.index.tolist(), zip(*columns))} \
+        if columns else {code: {} for code in frame.index.tolist()}
 
 
 def previous_summary(path: Path) -> dict | None:
@@ -105,5 +107,8 @@ def previous_summary(path: Path) -> dict | None:
                         for s in doc["schools"]}}
 
 
-def to_json(document: dict) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+def to_json(document: dict) -> bytes:
+    """Compact UTF-8 JSON, one school per line, so a national file stays small and still diffs line by line."""
+    head = {k: v for k, v in document.items() if k != "schools"}
+    lines = b",\n".join(orjson.dumps(s) for s in document["schools"])
+    return orjson.dumps(head)[:-1] + b',"schools":[\n' + lines + b"\n]}\n"

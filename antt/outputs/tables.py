@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -60,71 +61,92 @@ def issues_frame(res: CycleResults) -> pd.DataFrame:
     return issues[ISSUE_COLUMNS[:-1]]
 
 
-def ranking_xlsx(res: CycleResults, config: Config, path: Path) -> None:
-    """Overall sheet, one sheet per level and a criteria sheet; frozen header, filters, grade colours, real numbers."""
+def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, path: Path) -> None:
+    """Overall sheet, one sheet per level and a criteria sheet; frozen header, filters, grade colours, real numbers.
+
+    Written in openpyxl's streaming (write-only) mode so a national registry stays fast and small in memory.
+    """
     grades = {g.id: g for g in config.scoring.grades}
     levels = config.office.level_names
-    headers = ["Hạng", "Hạng trong cấp", "Mã trường", "Tên trường", "Cấp học", "Xã/phường", "Tình trạng",
-               "Thời điểm gửi", "Đúng hạn", "Kết quả ANTT", "Điểm", "Xếp loại"]
     status_vi = {"submitted": "Đã gửi", "needs_correction": "Cần sửa", "missing": "Chưa gửi"}
     verdict_vi = {"dat": "Đạt", "chua_dat": "Chưa đạt"}
-    r = res.ranked
-    rows = pd.DataFrame({
+    r = ranked
+    at = r["submitted_at"].dt.tz_localize(None) if len(r) else r["submitted_at"]
+    rows = _safe_text(pd.DataFrame({
         "rank": r["rank_overall"], "rank_level": r["rank_in_level"], "code": r["school_code"],
         "name": r["school_name"], "level": r["level"].map(levels).fillna(r["level"]), "ward": r["ward"],
         "status": r["status"].map(status_vi),
-        "at": r["submitted_at"].dt.tz_localize(None) if len(r) else r["submitted_at"],
-        "on_time": r["on_time"].map({True: "Đúng hạn", False: "Muộn"}),
-        "verdict": r["verdict"].map(verdict_vi), "score": r["score"].astype("Float64"),
-        "grade": r["grade"].map({k: g.label for k, g in grades.items()}), "grade_id": r["grade"], "lv": r["level"],
-    })
-    rows = _safe_text(rows)
-    wb = Workbook()
-    wb.remove(wb.active)
-    _sheet(wb, "Tổng hợp", headers, rows, grades)
+        "at": at.astype(object).where(at.notna(), None),
+        "on_time": r["on_time"].astype(object).map({True: "Đúng hạn", False: "Muộn"}),
+        "verdict": r["verdict"].map(verdict_vi),
+        "score": r["score"].astype(object).where(r["score"].notna(), None),
+        "grade": r["grade"].map({k: g.label for k, g in grades.items()}),
+    }))
+    rows = rows.astype(object).where(rows.notna(), None)
+    wb = Workbook(write_only=True)
+    styles = _Styles(grades)
+    _ranking_sheet(wb, "Tổng hợp", rows, r["grade"], styles)
     for level in config.form.levels:
-        part = rows[rows["lv"] == level]
-        if len(part):
-            _sheet(wb, levels.get(level, level)[:31], headers, part, grades)
-    crit = wb.create_sheet("Tiêu chí")
-    cs = config.criteria
-    crit.append(["Mã trường", "Tên trường"] + [c.id for c in cs.criteria])
-    names = r.set_index("school_code")["school_name"]
-    for code, row in res.criteria.iterrows():
-        crit.append([code, neutralise(names.get(code, ""))] +
-                    [None if pd.isna(v) else ("Đạt" if v else "Không đạt") for v in row.tolist()])
-    crit.freeze_panes = "C2"
-    crit.auto_filter.ref = crit.dimensions
-    for cell in crit[1]:
-        cell.font = Font(bold=True)
-    legend = wb.create_sheet("Chú giải tiêu chí")
-    legend.append(["Mã", "Tiêu chí", "Bắt buộc", "Căn cứ"])
-    for c in cs.criteria:
-        legend.append([c.id, c.title, "Có" if c.mandatory else "Không", c.legal_ref])
+        mask = (r["level"] == level).to_numpy()
+        if mask.any():
+            _ranking_sheet(wb, levels.get(level, level)[:31], rows[mask], r["grade"][mask], styles)
+    _criteria_sheets(wb, ranked, criteria, config, styles)
     wb.save(path)
 
 
-def _sheet(wb: Workbook, title: str, headers: list[str], rows: pd.DataFrame, grades: dict) -> None:
+class _Styles:
+    def __init__(self, grades: dict) -> None:
+        self.bold = Font(bold=True)
+        self.grade_fill = {gid: PatternFill("solid", fgColor=g.color.lstrip("#")) for gid, g in grades.items()}
+        self.grade_font = Font(color="FFFFFF", bold=True)
+
+
+_HEADERS = ["Hạng", "Hạng trong cấp", "Mã trường", "Tên trường", "Cấp học", "Xã/phường", "Tình trạng",
+            "Thời điểm gửi", "Đúng hạn", "Kết quả ANTT", "Điểm", "Xếp loại"]
+_WIDTHS = [6, 8, 10, 36, 16, 20, 10, 17, 10, 12, 7, 11]
+
+
+def _header(ws, names: list[str], styles: _Styles) -> None:
+    cells = []
+    for name in names:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = styles.bold
+        cells.append(cell)
+    ws.append(cells)
+
+
+def _ranking_sheet(wb: Workbook, title: str, rows: pd.DataFrame, grade_ids: pd.Series, styles: _Styles) -> None:
     ws = wb.create_sheet(title)
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    fills = {gid: PatternFill("solid", fgColor=g.color.lstrip("#")) for gid, g in grades.items()}
-    for rec in rows.itertuples(index=False):
-        values = [rec.rank, rec.rank_level, rec.code, rec.name, rec.level, rec.ward, rec.status,
-                  None if pd.isna(rec.at) else rec.at.to_pydatetime(), None if pd.isna(rec.on_time) else rec.on_time,
-                  None if pd.isna(rec.verdict) else rec.verdict, None if pd.isna(rec.score) else float(rec.score),
-                  None if pd.isna(rec.grade) else rec.grade]
-        ws.append(values)
-        if not pd.isna(rec.grade_id):
-            cell = ws.cell(row=ws.max_row, column=12)
-            cell.fill = fills[rec.grade_id]
-            cell.font = Font(color="FFFFFF", bold=True)
-    for row in ws.iter_rows(min_row=2, min_col=8, max_col=8):
-        row[0].number_format = "dd/mm/yyyy hh:mm"
-    for row in ws.iter_rows(min_row=2, min_col=11, max_col=11):
-        row[0].number_format = "0.0"
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
-    for i, width in enumerate([6, 8, 10, 36, 16, 20, 10, 17, 10, 12, 7, 11], start=1):
+    for i, width in enumerate(_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(_HEADERS))}{len(rows) + 1}"
+    _header(ws, _HEADERS, styles)
+    for values, gid in zip(rows.itertuples(index=False, name=None), grade_ids.tolist()):
+        values = list(values)
+        at = WriteOnlyCell(ws, value=values[7])
+        at.number_format = "dd/mm/yyyy hh:mm"
+        score = WriteOnlyCell(ws, value=values[10])
+        score.number_format = "0.0"
+        grade = WriteOnlyCell(ws, value=values[11])
+        if isinstance(gid, str):
+            grade.fill, grade.font = styles.grade_fill[gid], styles.grade_font
+        ws.append(values[:7] + [at] + values[8:10] + [score, grade])
+
+
+def _criteria_sheets(wb: Workbook, ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config,
+                     styles: _Styles) -> None:
+    cs = config.criteria
+    crit = wb.create_sheet("Tiêu chí")
+    crit.freeze_panes = "C2"
+    crit.auto_filter.ref = f"A1:{get_column_letter(len(cs.criteria) + 2)}{len(criteria) + 1}"
+    _header(crit, ["Mã trường", "Tên trường"] + [c.id for c in cs.criteria], styles)
+    names = ranked.set_index("school_code")["school_name"].reindex(criteria.index).map(neutralise)
+    marks = criteria.astype(object).replace({True: "Đạt", False: "Không đạt"})
+    marks = marks.where(criteria.notna(), None)
+    for code, name, values in zip(criteria.index, names.tolist(), marks.itertuples(index=False, name=None)):
+        crit.append([code, name, *values])
+    legend = wb.create_sheet("Chú giải tiêu chí")
+    _header(legend, ["Mã", "Tiêu chí", "Bắt buộc", "Căn cứ"], styles)
+    for c in cs.criteria:
+        legend.append([c.id, c.title, "Có" if c.mandatory else "Không", c.legal_ref])

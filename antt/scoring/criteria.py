@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from antt.config import Condition, CriteriaSet, Form
@@ -55,8 +56,9 @@ def verdicts(results: pd.DataFrame, criteria: CriteriaSet) -> pd.DataFrame:
     verdict = pd.Series("chua_dat", index=results.index, dtype="str")
     verdict = verdict.mask(mandatory_ok & share_ok, "dat").where(applicable > 0)
     order = mandatory + [c.id for c in criteria.criteria if not c.mandatory]
-    failed_cols = (results[order] == False).fillna(False)  # noqa: E712
-    failed = failed_cols.apply(lambda r: ", ".join(r.index[r.to_numpy(bool)]), axis=1) if len(results) else \
-        pd.Series(dtype="str")
+    failed = pd.Series("", index=results.index, dtype="str")
+    for cid in order:
+        failed = failed + np.where((results[cid] == False).fillna(False), cid + ", ", "")  # noqa: E712
+    failed = failed.str.removesuffix(", ")
     return pd.DataFrame({"verdict": verdict, "passed": passed, "applicable": applicable, "failed": failed},
                         index=results.index)

@@ -1,0 +1,124 @@
+"""The analyst's corrections (`config/corrections/<cycle>.csv`), applied on top of the archived raw data.
+
+Like review states in ODK Central or SurveyCTO: `set` replaces one answer, `approve_sender` counts a submission
+whose sender is not registered, `accept_late` treats a late submission as on time, `reject` never counts one.
+The raw archive is never edited; a correction that cannot apply is an issue row, not a crash.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from antt.config import Form
+from antt.errors import InputError
+from antt.normalize import HeaderMatch, parse_school
+from antt.sources.raw import RawTable
+from antt.text import clean_frame
+
+COLUMNS = ["action", "school_code", "sheet_row", "question_id", "value", "reason", "by", "at"]
+ACTIONS = ("set", "approve_sender", "accept_late", "reject")
+
+
+def load_corrections(path: Path) -> pd.DataFrame:
+    """The corrections file as text (one row per correction, `line` = its line in the file); none → empty frame."""
+    if not path.is_file():
+        return pd.DataFrame(columns=COLUMNS + ["line"], dtype="str")
+    try:
+        frame = pd.read_csv(io.StringIO(path.read_bytes().decode("utf-8-sig")), dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: corrections file is not a readable UTF-8 CSV ({type(exc).__name__})") from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: corrections file lacks column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+    frame = clean_frame(frame[COLUMNS]).fillna("")
+    frame["line"] = (frame.index + 2).astype(str)
+    return frame
+
+
+def check_corrections(corrections: pd.DataFrame, raw: RawTable, header: HeaderMatch,
+                      form: Form) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split corrections into those that apply and issue rows for those that cannot (unknown action, school, row or
+    question). Each applicable row gets `sheet_row` as an int."""
+    school_pos = header.positions[form.school_question.id]
+    row_school = parse_school(clean_frame(raw.cells[[school_pos]])[school_pos]) if len(raw.cells) else \
+        pd.Series(dtype="str")
+    problems, ok = [], []
+    for rec in corrections.to_dict("records"):
+        row = int(rec["sheet_row"]) if rec["sheet_row"].isdigit() else None
+        code = rec["school_code"].upper()
+        if rec["action"] not in ACTIONS:
+            why = f"hành động \"{rec['action']}\" không hợp lệ (dùng: {', '.join(ACTIONS)})"
+        elif row is None or row not in row_school.index:
+            why = f"không có dòng {rec['sheet_row'] or '(trống)'} trong bảng trả lời"
+        elif rec["action"] == "set" and rec["question_id"] not in form.by_id:
+            why = f"không có câu hỏi \"{rec['question_id']}\""
+        elif rec["action"] == "set" and rec["question_id"] not in header.positions:
+            why = f"bảng trả lời không có cột của câu {rec['question_id']}"
+        elif code != ("" if pd.isna(row_school[row]) else row_school[row]) and not (
+                rec["action"] == "set" and rec["question_id"] == form.school_question.id):
+            why = f"dòng {row} là của trường \"{row_school[row]}\", không phải \"{rec['school_code']}\""
+        else:
+            ok.append(rec | {"sheet_row": row, "school_code": code})
+            continue
+        problems.append({"school_code": code, "sheet_row": row or 0, "question_id": rec["question_id"],
+                         "severity": "warning", "rule": "bad_correction",
+                         "message": form.message("bad_correction", line=rec["line"], reason=why)})
+    valid = pd.DataFrame(ok, columns=COLUMNS + ["line"])
+    issues = pd.DataFrame(problems, columns=["school_code", "sheet_row", "question_id", "severity", "message", "rule"])
+    return valid, issues
+
+
+def apply_answers(raw: RawTable, corrections: pd.DataFrame, header: HeaderMatch) -> RawTable:
+    """A copy of the raw table with every `set` correction's value in its cell (later lines win)."""
+    sets = corrections[corrections["action"] == "set"]
+    if sets.empty:
+        return raw
+    cells = raw.cells.copy()
+    for rec in sets.to_dict("records"):
+        cells.loc[rec["sheet_row"], header.positions[rec["question_id"]]] = rec["value"]
+    return RawTable(headers=raw.headers, cells=cells, source=raw.source)
+
+
+def apply_reviews(issues: pd.DataFrame, corrections: pd.DataFrame, form: Form) -> pd.DataFrame:
+    """`approve_sender` turns the row's unverified-sender error into a note; `reject` adds a blocking error."""
+    approved = corrections.loc[corrections["action"] == "approve_sender", "sheet_row"]
+    hit = (issues["rule"] == "unverified_sender") & issues["sheet_row"].isin(approved)
+    issues = issues.copy()
+    issues.loc[hit, "severity"] = "info"
+    issues.loc[hit, "rule"] = "approved_sender"
+    notes = []
+    for rec in corrections[corrections["action"].isin(["reject", "approve_sender", "accept_late", "set"])] \
+            .to_dict("records"):
+        notes.append({"school_code": rec["school_code"], "sheet_row": rec["sheet_row"],
+                      "question_id": rec["question_id"] if rec["action"] == "set" else "",
+                      "severity": "error" if rec["action"] == "reject" else "info", "rule": rec["action"],
+                      "message": form.message(f"correction_{rec['action']}", by=rec["by"] or "?",
+                                              reason=rec["reason"] or "", value=rec["value"])})
+    if notes:
+        issues = pd.concat([issues, pd.DataFrame(notes)], ignore_index=True)
+    return issues
+
+
+def accepted_late(corrections: pd.DataFrame) -> set[int]:
+    return set(corrections.loc[corrections["action"] == "accept_late", "sheet_row"].astype(int))
+
+
+_SUGGESTION = {"unverified_sender": "approve_sender", "missing_required": "set", "not_integer": "set",
+               "not_decimal": "set", "ambiguous_number": "set", "not_yes_no": "set", "not_date": "set",
+               "not_phone": "set", "not_url": "set", "not_in_options": "set", "below_min": "set", "above_max": "set",
+               "above_other": "set", "unknown_school": "set", "bad_timestamp": "reject"}
+
+
+def template(issues: pd.DataFrame) -> pd.DataFrame:
+    """A corrections file pre-filled from the blocking issues: one suggested action per problem, the problem as
+    the reason, value/by/at left for the analyst. Nothing here applies until copied into the corrections file."""
+    blocking = issues[(issues["severity"] == "error") & issues["rule"].isin(list(_SUGGESTION))]
+    return pd.DataFrame({
+        "action": blocking["rule"].map(_SUGGESTION), "school_code": blocking["school_code"],
+        "sheet_row": blocking["sheet_row"], "question_id": blocking["question_id"].where(
+            blocking["rule"] != "unverified_sender", ""), "value": "", "reason": blocking["message"], "by": "",
+        "at": "",
+    }, columns=COLUMNS).reset_index(drop=True)

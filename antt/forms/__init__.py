@@ -1,0 +1,67 @@
+"""Form as code: `config/form.yaml` and the school registry → the form schools fill.
+
+Three exports, one source: a Google Apps Script that creates the Google Form and its response sheet, an XLSForm for
+ODK/KoboToolbox, and a one-school Excel template for schools without a good connection (read back by
+`antt.sources.folder`). Every export titles each question "ID. label", so responses from any of them match the
+same header rules (SPEC §4).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from antt.config import Config
+from antt.errors import AnttError
+from antt.forms.apps_script import apps_script
+from antt.forms.template import write_template
+from antt.forms.xlsform import write_xlsform
+
+FORMATS = ("apps-script", "xlsform", "xlsx-template")
+DEFAULT_NAMES = {"apps-script": "antt-form.js", "xlsform": "antt-xlsform.xlsx", "xlsx-template": "bao-cao-antt.xlsx"}
+
+
+def export_form(config: Config, registry: pd.DataFrame, fmt: str, dest: Path) -> Path:
+    """Write the form in `fmt` to `dest` and return the file's path.
+
+    A `dest` that is a folder, or has no file extension, gets the format's standard file name inside it.
+    """
+    if fmt not in FORMATS:
+        raise AnttError(f"unknown form format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    dest = Path(dest)
+    if dest.is_dir() or not dest.suffix:
+        dest = dest / DEFAULT_NAMES[fmt]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "apps-script":
+        dest.write_text(apps_script(config, registry), encoding="utf-8")
+        return dest
+    writer = write_xlsform if fmt == "xlsform" else write_template
+    return writer(config, registry, dest)
+
+
+def export_steps(fmt: str, path: Path) -> list[str]:
+    """What to do with the exported file, step by step, for the person who ran the export."""
+    if fmt == "apps-script":
+        return [
+            "Open https://script.google.com with the Google account that will own the form, and click New project.",
+            f"Replace the editor's contents with the whole of {path} and save (Ctrl+S).",
+            "Choose the function createAnttForm in the toolbar and click Run.",
+            "Authorise the script when Google asks (it creates one form and one spreadsheet in your Drive).",
+            "Open the Execution log: it shows the link to send to the schools, the form's edit link and the "
+            "response sheet's link.",
+            "Give the response sheet's key to `antt run --source gsheet:KEY` (share the sheet with the service "
+            "account's e-mail first).",
+        ]
+    if fmt == "xlsform":
+        return [
+            "KoboToolbox: New project → Upload an XLSForm → choose " + str(path) + ", then Deploy.",
+            f"ODK Central: New form → upload {path}, then Publish and share the link or QR code.",
+            "Respondents pick their school's level first; the school list and the questions follow it.",
+        ]
+    return [
+        f"Send {path} to each school that cannot use the online form.",
+        "The school fills the yellow cells (sending date, registered e-mail, answers) and e-mails the file back.",
+        "Save the returned files, one per school, in one folder, and run "
+        "`antt run --cycle CYCLE --source FOLDER` on that folder.",
+    ]

@@ -1,0 +1,365 @@
+"""A response sheet read live from Google Sheets with gspread: `gsheet:<key or URL>[#worksheet title | #gid=N]`.
+
+The fetched values become the CSV that "Download as CSV" would give, and that CSV is archived before anything parses
+it. A failed or partial fetch archives nothing, so the last good snapshot under `<out>/raw/` stays the latest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from functools import partial
+from http import HTTPStatus
+from pathlib import Path
+
+import gspread
+import requests
+from google.auth.exceptions import RefreshError, TransportError
+from gspread.exceptions import APIError, NoValidUrlKeyFound
+from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
+from gspread.utils import DateTimeOption, ValueRenderOption, extract_id_from_url, rowcol_to_a1
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any, wait_exponential_jitter
+
+from antt.errors import InputError
+from antt.sources.archive import ArchivedInput, archive_bytes
+from antt.sources.raw import RawTable
+
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
+DEFAULT_ENDPOINT = SPREADSHEETS_API_V4_BASE_URL
+BATCH_ROWS = 2000
+_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_GID = re.compile(r"gid=(\d+)")
+
+
+@dataclass(frozen=True)
+class SheetRef:
+    """Which worksheet to read: the spreadsheet key, and a worksheet title or gid (None: the first worksheet)."""
+
+    key: str
+    title: str | None = None
+    gid: int | None = None
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec: a URL and its bare key name the same sheet, and share one snapshot history."""
+        fragment = f"#gid={self.gid}" if self.gid is not None else f"#{self.title}" if self.title else ""
+        return f"gsheet:{self.key}{fragment}"
+
+
+def parse_spec(spec: str) -> SheetRef:
+    """`gsheet:KEY`, `gsheet:https://docs.google.com/spreadsheets/d/KEY/edit#gid=0`, `gsheet:KEY#Form Responses 1`."""
+    if not spec.startswith("gsheet:"):
+        raise InputError(f"{spec}: not a Google Sheets source; write gsheet:<key or URL>[#worksheet]")
+    target, _, fragment = spec.removeprefix("gsheet:").strip().partition("#")
+    target = target.strip()
+    if target.startswith(("http://", "https://")):
+        try:
+            key = extract_id_from_url(target)
+        except NoValidUrlKeyFound:
+            raise InputError(f"{spec}: not a Google Sheets URL; copy it from the address bar of the open sheet") \
+                from None
+    elif _KEY.fullmatch(target):
+        key = target
+    else:
+        raise InputError(f"{spec}: not a Google Sheets key or URL; write gsheet:<key or URL>[#worksheet]")
+    # A URL copied from the browser ends in #gid=N: that names the open tab.
+    gid = _GID.fullmatch(fragment.strip())
+    if gid:
+        return SheetRef(key, gid=int(gid.group(1)))
+    return SheetRef(key, title=fragment or None)
+
+
+def preflight(spec: str) -> SheetRef:
+    """Parse the spec and load the credentials, without a request: the cheap check made before a run starts."""
+    ref = parse_spec(spec)
+    _credentials()
+    return ref
+
+
+def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 5, max_delay: float = 60.0,
+                backoff: float = 1.0, batch_rows: int = BATCH_ROWS) -> tuple[RawTable, ArchivedInput]:
+    """Read one worksheet, archive it as CSV under `<out>/raw/`, and return it as the RawTable a CSV export gives.
+
+    Each request waits at most `timeout` seconds; 429, 5xx, timeouts and dropped connections are retried with
+    exponential backoff and jitter (`backoff` seconds first), honouring Retry-After, for at most `attempts` tries
+    per request and `max_delay` seconds for the whole fetch. Rows are read `batch_rows` at a time. Any failure is
+    an InputError naming the sheet (and the last good snapshot, if any), and archives nothing.
+    """
+    ref = parse_spec(spec)
+    label = ref.spec
+    credentials, token_uri = _credentials()
+    endpoint = os.environ.get("ANTT_SHEETS_ENDPOINT", "").strip().rstrip("/") or DEFAULT_ENDPOINT
+    retrying = Retrying(retry=retry_if_exception(_transient), wait=_wait(backoff),
+                        stop=stop_any(stop_after_attempt(attempts), _deadline(time.monotonic() + max_delay)),
+                        reraise=True)
+    client = gspread.Client(credentials, http_client=partial(_SheetsHTTP, endpoint=endpoint, retrying=retrying))
+    client.set_timeout(timeout)
+    try:
+        rows = _read_values(client, ref, batch_rows)
+    except (APIError, PermissionError, gspread.SpreadsheetNotFound, gspread.WorksheetNotFound,
+            requests.RequestException, RefreshError, TransportError, KeyError) as exc:
+        tries = retrying.statistics.get("attempt_number", 1)
+        reason = _explain(exc, credentials.service_account_email, token_uri, endpoint, timeout, tries)
+        raise InputError(f"{label}: {reason}{_snapshot_hint(label, out)}") from None
+    finally:
+        client.http_client.session.close()
+    rows = _as_export(rows)
+    if not rows or not any(rows[0]):
+        raise InputError(f"{label}: the worksheet is empty (no header row){_snapshot_hint(label, out)}")
+    archived = archive_bytes(_csv_bytes(rows), ".csv", original=label, out=out)
+    return RawTable.from_rows(rows, source=label), archived
+
+
+def last_snapshot(spec: str, out: Path) -> ArchivedInput | None:
+    """The newest archived snapshot of this sheet under `<out>/raw/` (by `raw/index.jsonl`), or None."""
+    found = _last_entry(parse_spec(spec).spec, out)
+    return found[0] if found else None
+
+
+class _SheetsHTTP(gspread.HTTPClient):
+    """gspread's HTTP client with the Sheets API root moved to `endpoint`, and every request retried by `retrying`."""
+
+    def __init__(self, auth, session=None, *, endpoint: str, retrying: Retrying) -> None:
+        super().__init__(auth, session)
+        self.endpoint = endpoint
+        self.retrying = retrying
+
+    def request(self, method: str, endpoint: str, *args, **kwargs) -> requests.Response:
+        if endpoint.startswith(SPREADSHEETS_API_V4_BASE_URL):
+            endpoint = self.endpoint + endpoint.removeprefix(SPREADSHEETS_API_V4_BASE_URL)
+        return self.retrying(super().request, method, endpoint, *args, **kwargs)
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, APIError):
+        status = exc.response.status_code
+        return status in (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS) or status >= 500
+    return isinstance(exc, (requests.Timeout, requests.ConnectionError))
+
+
+def _wait(backoff: float):
+    exponential = wait_exponential_jitter(multiplier=backoff, max=max(backoff, 32.0), jitter=backoff)
+
+    def wait(state) -> float:
+        after = _retry_after(state.outcome.exception())
+        return exponential(state) if after is None else after
+    return wait
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did."""
+    if not isinstance(exc, APIError):
+        return None
+    value = exc.response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _deadline(at: float):
+    """Stop before a wait would end past `at` (time.monotonic()): the whole fetch has one time budget."""
+    def stop(state) -> bool:
+        return time.monotonic() + state.upcoming_sleep >= at
+    return stop
+
+
+def _credentials():
+    """Service-account credentials with read-only scopes, and their token endpoint: the key file's `token_uri`."""
+    from google.oauth2.service_account import Credentials
+
+    info, where = _service_account_info()
+    try:
+        return Credentials.from_service_account_info(info, scopes=list(SCOPES)), info["token_uri"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{where}: not a usable service-account key ({exc})") from None
+
+
+def _service_account_info() -> tuple[dict, str]:
+    path = os.environ.get("ANTT_GOOGLE_CREDENTIALS", "").strip()
+    if path:
+        where = f"ANTT_GOOGLE_CREDENTIALS={path}"
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{where}: cannot read the service-account key file ({exc})") from None
+        return _key_json(text, where), where
+    block = os.environ.get("ANTT_GOOGLE_SECRET_BLOCK", "").strip()
+    if block:
+        where = f"Prefect Secret block {block!r}"
+        # Imported here: only deployments that keep the key in Prefect pay for loading the block machinery.
+        from prefect.blocks.system import Secret
+
+        try:
+            value = Secret.load(block).get()
+        except Exception as exc:  # the block API fails in many ways (missing block, server down); all mean the same
+            raise InputError(f"{where}: cannot be loaded ({type(exc).__name__}: {exc})") from None
+        return (value if isinstance(value, dict) else _key_json(str(value), where)), where
+    raise InputError("no Google credentials: set ANTT_GOOGLE_CREDENTIALS to the service-account key file "
+                     "(or ANTT_GOOGLE_SECRET_BLOCK to a Prefect Secret block holding it)")
+
+
+def _key_json(text: str, where: str) -> dict:
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        raise InputError(f"{where}: not a JSON service-account key file") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise InputError(f"{where}: not a service-account key (\"type\" must be \"service_account\")")
+    return info
+
+
+def _read_values(client: gspread.Client, ref: SheetRef, batch_rows: int) -> list[list]:
+    """Every row of the worksheet, `batch_rows` rows per request, each batch padded to its full height."""
+    book = client.open_by_key(ref.key)
+    worksheet = _worksheet(book, ref)
+    total, width = worksheet.row_count, max(worksheet.col_count, 1)
+    rows: list[list] = []
+    for first in range(1, total + 1, batch_rows):
+        last = min(first + batch_rows - 1, total)
+        values = worksheet.get(f"A{first}:{rowcol_to_a1(last, width)}",
+                               value_render_option=ValueRenderOption.unformatted,
+                               date_time_render_option=DateTimeOption.formatted_string, pad_values=True)
+        # The API leaves out a range's trailing empty rows; later batches may still hold data.
+        rows.extend(values + [[] for _ in range(last - first + 1 - len(values))])
+    return rows
+
+
+def _worksheet(book: gspread.Spreadsheet, ref: SheetRef) -> gspread.Worksheet:
+    sheets = [s["properties"] for s in book.fetch_sheet_metadata()["sheets"]]
+    if ref.gid is not None:
+        found = [p for p in sheets if p.get("sheetId") == ref.gid]
+    elif ref.title is not None:
+        found = [p for p in sheets if _same_title(p.get("title", ""), ref.title)]
+    else:
+        found = sheets[:1]
+    if not found:
+        wanted = f"gid={ref.gid}" if ref.gid is not None else repr(ref.title)
+        titles = ", ".join(repr(p.get("title", "")) for p in sheets) or "none"
+        raise gspread.WorksheetNotFound(f"no worksheet {wanted} in this spreadsheet (it has {titles})")
+    return gspread.Worksheet(book, found[0], book.id, book.client)
+
+
+def _same_title(a: str, b: str) -> bool:
+    return unicodedata.normalize("NFC", a).strip() == unicodedata.normalize("NFC", b).strip()
+
+
+def _as_export(values: list[list]) -> list[list[str]]:
+    """Cells as CSV text, every row as wide as the widest, trailing empty rows dropped, as "Download as CSV" does."""
+    rows = [[_cell_text(v) for v in row] for row in values]
+    while rows and not any(rows[-1]):
+        rows.pop()
+    width = max((max((i + 1 for i, c in enumerate(r) if c), default=0) for r in rows), default=0)
+    return [(r + [""] * width)[:width] for r in rows]
+
+
+def _cell_text(value: object) -> str:
+    """An unformatted cell as a CSV export shows it: whole numbers without '.0', booleans TRUE/FALSE, text as is
+    (so "0101" stays "0101"); dates arrive already as their formatted string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _csv_bytes(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _explain(exc: BaseException, account: str, token_uri: str, endpoint: str, timeout: float, tries: int) -> str:
+    """The one-line reason for a failed fetch, with what to do about it."""
+    if isinstance(exc, gspread.WorksheetNotFound):
+        return str(exc)
+    # gspread re-raises 403 and 404 from open_by_key as other exceptions, caused by the APIError.
+    api = next((e for e in (exc, exc.__cause__) if isinstance(e, APIError)), None)
+    if api is not None:
+        status = api.response.status_code
+        # gspread sets code -1 when the error body is not Google's JSON; then only the HTTP status is known.
+        reason = api.error.get("status") if api.code == status else _status_name(status)
+        answered = f"Google Sheets answered {status} {reason}: {_one_line(api.error.get('message'))}"
+        if status == HTTPStatus.FORBIDDEN:
+            return f"{answered}; share the sheet with {account} (Viewer is enough)"
+        if status == HTTPStatus.NOT_FOUND:
+            return f"{answered}; no spreadsheet has this key: copy the URL from the address bar of the open sheet"
+        if status == HTTPStatus.UNAUTHORIZED:
+            return f"{answered}; the service-account key was refused: check ANTT_GOOGLE_CREDENTIALS"
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            return f"{answered} (after {tries} attempts); the read quota is used up: wait a minute and run again"
+        if status >= 500:
+            return f"{answered} (after {tries} attempts); Google Sheets is failing: run again later"
+        return answered
+    if isinstance(exc, requests.exceptions.JSONDecodeError):  # a proxy page, a captive portal, a truncated body
+        return f"Google Sheets sent an answer that is not JSON; check ANTT_SHEETS_ENDPOINT ({endpoint})"
+    if isinstance(exc, requests.Timeout):
+        return (f"Google Sheets did not answer within {timeout:g} s (after {tries} attempts); "
+                f"check the network or ANTT_SHEETS_ENDPOINT ({endpoint}) and run again")
+    if isinstance(exc, requests.ConnectionError):
+        return (f"cannot connect to {endpoint} (after {tries} attempts); "
+                "check the network or ANTT_SHEETS_ENDPOINT and run again")
+    if isinstance(exc, RefreshError):
+        detail = _one_line(exc.args[0] if exc.args else exc)
+        return (f"the token endpoint {token_uri} refused the service account {account} ({detail}); "
+                "check the key in ANTT_GOOGLE_CREDENTIALS")
+    if isinstance(exc, TransportError):
+        return f"cannot reach the token endpoint {token_uri} ({_one_line(exc)}); check the network"
+    return f"Google Sheets sent an unexpected answer (no {exc}); check ANTT_SHEETS_ENDPOINT ({endpoint})"
+
+
+def _status_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).name
+    except ValueError:
+        return "ERROR"
+
+
+def _one_line(text: object, limit: int = 200) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _last_entry(original: str, out: Path) -> tuple[ArchivedInput, str] | None:
+    """The newest receipt of `original` whose stored file still exists, and when it was received."""
+    index = out / "raw" / "index.jsonl"
+    if not index.is_file():
+        return None
+    found = None
+    # The index is appended in the order inputs are received: the last matching line is the newest.
+    for line in index.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            if entry.get("original") != original:
+                continue
+            stored = out / "raw" / f"{entry['sha256']}.csv"
+            if stored.is_file():
+                found = (ArchivedInput(sha256=entry["sha256"], size=int(entry["size"]), original=original,
+                                       stored=stored), str(entry.get("received_at", "")))
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return found
+
+
+def _snapshot_hint(label: str, out: Path) -> str:
+    found = _last_entry(label, out)
+    if not found:
+        return "; no earlier snapshot of this sheet is archived"
+    archived, received = found
+    return f"; the last good snapshot is {archived.stored} (received {received}): pass it as --source to use it"
