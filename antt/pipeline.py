@@ -5,6 +5,7 @@ source → raw snapshot → normalised submissions → validation issues → sco
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from antt.errors import InputError
 from antt.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.normalize import HeaderMatch, match_headers, normalize
 from antt.outputs.document import build_document, previous_summary, to_json
-from antt.outputs.html import render_report, render_scorecards
+from antt.outputs.html import render_report, render_scorecards, render_units
 from antt.outputs.publish import staged_folder
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.registry import load_registry
@@ -150,12 +151,14 @@ def rank_stage(scores: Scores, prep: Prepared, ctx: RunContext) -> CycleResults:
 
 
 def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx: RunContext) -> Path:
-    """Write every SPEC §7 output into a staging folder and swap it in as `<out>/<cycle>/`."""
+    """Write every SPEC §7 output into a staging folder and swap it in as `<out>/<cycle>/`.
+
+    Files go straight into the private staging folder; swapping that folder in is the one atomic step.
+    """
     config, cycle = ctx.config, ctx.cycle
     final = ctx.out / cycle.id
     previous = previous_summary(ctx.out / previous_cycle_id(cycle, config.cycles) / "results.json")
-    # Files go straight into a private staging folder; swapping that folder in is the one atomic step.
-    with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background:
+    with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
         with ctx.stage("write_files"):
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
             document = build_document(res, config, archived, rows_read=rows_read, previous=previous)
@@ -165,15 +168,34 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
         with ctx.stage("render_report"):
             run = {"started_at": ctx.started_at.isoformat(timespec="seconds"), "timings": dict(ctx.timings)}
             (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
+            _write_pages(staging / "units", render_units(document, config))
         with ctx.stage("render_scorecards"):
-            (staging / "schools").mkdir()
-            for code, html in render_scorecards(document, config):
-                (staging / "schools" / f"{code}.html").write_text(html, encoding="utf-8")
+            _write_pages(staging / "schools", render_scorecards(document, config), always=True)
         with ctx.stage("finish_workbook"):
             workbook.result()
         manifest = json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False, indent=1) + "\n"
         (staging / "manifest.json").write_text(manifest, encoding="utf-8")
     return final
+
+
+def _write_pages(folder: Path, pages: Iterator[tuple[str, str]], always: bool = False) -> None:
+    """`<folder>/<name>.html` for each (name, html); the folder only exists if there are pages (or `always`)."""
+    if always:
+        folder.mkdir()
+    for name, html in pages:
+        folder.mkdir(exist_ok=True)
+        (folder / f"{name}.html").write_text(html, encoding="utf-8")
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The results and document live until the run ends: keep the garbage collector from re-walking them while
+    tens of thousands of pages are rendered."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _Inline(Executor):

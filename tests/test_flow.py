@@ -155,3 +155,12 @@ def test_header_only_sheet_reports_every_school_missing(prefect_api_url, tmp_pat
     assert {s["status"] for s in doc["schools"]} == {"missing"}
     assert doc["kpis"]["submitted"] == 0
     assert (Path(result["folder"]) / "report.html").is_file()
+
+
+def test_flow_run_publishes_a_summary_and_an_issues_table(demo_run):
+    from prefect.artifacts import Artifact
+
+    summary = Artifact.get("antt-2026-y-summary")
+    table = Artifact.get("antt-2026-y-issues")
+    assert summary is not None and "Trường phải báo cáo" in summary.data
+    assert table is not None and "unverified" not in str(table.data) and "không được đăng ký" in str(table.data)

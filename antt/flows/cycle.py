@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
+from antt.outputs.artifacts import issues_table, summary_markdown
 from antt.pipeline import RunContext
 
 
@@ -44,6 +46,14 @@ def write(results, rows_read: int, archived, ctx: RunContext):
     return pipeline.write_stage(results, rows_read, archived, ctx)
 
 
+@task(name="publish-artifacts", cache_policy=NO_CACHE)
+def publish(results, folder) -> None:
+    key = f"antt-{results.cycle.id.lower()}"
+    create_markdown_artifact(summary_markdown(results, str(folder)), key=f"{key}-summary",
+                             description="Tóm tắt kết quả chu kỳ")
+    create_table_artifact(issues_table(results), key=f"{key}-issues", description="Vấn đề dữ liệu")
+
+
 @flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True)
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
               out: str = "out") -> dict:
@@ -55,4 +65,5 @@ def run_cycle(cycle: str, source: str, schools: str | None = None, config: str |
     issues = validate(prepared, ctx)
     results = rank(score(prepared, issues, ctx), prepared, ctx)
     folder = write(results, prepared.rows_read, archived, ctx)
+    publish(results, folder)
     return {"folder": str(folder), "timings": ctx.timings, "input_sha256": archived.sha256}

@@ -47,7 +47,8 @@ def ward_table(ranked: pd.DataFrame, target_share: float) -> pd.DataFrame:
     """Per ward: schools expected, submitted, meeting the standard, the share meeting it and whether it reaches
     the target (TT 124: every school registered, at least 70% recognised)."""
     g = ranked.assign(submitted=ranked["status"].eq("submitted"), dat=ranked["verdict"].eq("dat").fillna(False))
-    wards = g.groupby("ward", sort=True).agg(expected=("school_code", "size"), submitted=("submitted", "sum"),
+    keys = ["unit", "ward"] if "unit" in g.columns else ["ward"]  # the same ward name can exist in two units
+    wards = g.groupby(keys, sort=True).agg(expected=("school_code", "size"), submitted=("submitted", "sum"),
                                              dat=("dat", "sum")).reset_index()
     wards["share_dat"] = (wards["dat"] / wards["expected"]).round(4)
     wards["reaches_target"] = wards["share_dat"] >= target_share - 1e-9

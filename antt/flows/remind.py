@@ -1,0 +1,52 @@
+"""`remind`: e-mail every school that is missing or needs correction, and the analyst a summary, as a Prefect flow.
+
+The cycle's stages are the same tasks as `run_cycle`'s; nothing is written under `<out>/<cycle>/`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from antt import pipeline, remind as reminders
+from antt.flows.cycle import normalize, rank, read, score, validate
+from antt.outputs import mail
+from antt.pipeline import RunContext
+
+
+@task(name="plan-reminders", cache_policy=NO_CACHE)
+def plan(results, ctx: RunContext, day: date, analyst: str | None):
+    with ctx.stage("plan"):
+        return reminders.plan_reminders(results, ctx.registry, ctx.config, day, analyst)
+
+
+@task(name="send-reminders", cache_policy=NO_CACHE)
+def send(planned, ctx: RunContext, day: date, dry_run: str | None):
+    with ctx.stage("send"):
+        now = datetime.now(ZoneInfo(ctx.cycle.timezone))
+        default_from = ctx.config.office.contact_email
+        if dry_run:
+            return mail.write_eml(planned, dry_run, ctx.out, ctx.cycle.id, day, now,
+                                  mail.sender_address(default_from=default_from))
+        return mail.deliver(planned, ctx.out, ctx.cycle.id, day, now,
+                            mail.SmtpSettings.from_env(default_from=default_from))
+
+
+@flow(name="remind", flow_run_name="{cycle}", validate_parameters=True)
+def remind(cycle: str, source: str, schools: str | None = None, config: str | None = None, out: str = "out",
+           dry_run: str | None = None, today: date | None = None, analyst: str | None = None) -> dict:
+    """Read, validate, score and rank the responses, then remind (or, with `dry_run`, write `.eml` files).
+    Returns the day, the kind of message, counts per delivery status and every delivery."""
+    ctx = pipeline.open_run(cycle, schools, config, out)
+    day = today or reminders.today_in(ctx.cycle)
+    kind = reminders.reminder_kind(ctx.cycle, day)
+    raw, _ = read(source, ctx)
+    prepared = normalize(raw, ctx)
+    issues = validate(prepared, ctx)
+    results = rank(score(prepared, issues, ctx), prepared, ctx)
+    deliveries = send(plan(results, ctx, day, analyst), ctx, day, dry_run)
+    return {"cycle": cycle, "day": day.isoformat(), "kind": kind, "dry_run": dry_run, "timings": ctx.timings,
+            **mail.tally(deliveries)}

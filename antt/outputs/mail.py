@@ -1,0 +1,261 @@
+"""The e-mail edge: planned reminders become RFC 5322 messages, sent over SMTP or written as `.eml` files.
+
+Settings come from `ANTT_SMTP_HOST`, `ANTT_SMTP_PORT`, `ANTT_SMTP_USER`, `ANTT_SMTP_PASSWORD`, `ANTT_SMTP_STARTTLS`
+and `ANTT_MAIL_FROM` (SPEC §8). Sending is idempotent per school and day: every delivered message is appended at
+once to `<out>/mail/sent.jsonl`, and a school found there for the same day and cycle is skipped. A refused
+recipient (or a whole refused message) is reported and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import ssl
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from antt.errors import AnttError
+from antt.outputs.publish import write_atomic
+from antt.remind import Reminder, is_address, one_line
+
+TIMEOUT_S = 30
+
+
+class MailError(AnttError):
+    """The mail settings are unusable or the SMTP server cannot be reached or logged into: nothing more can go."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str | None
+    password: str | None = field(repr=False)
+    starttls: bool
+    mail_from: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, default_from: str | None = None) -> SmtpSettings:
+        """Read the `ANTT_SMTP_*` variables. STARTTLS is on unless `ANTT_SMTP_STARTTLS` says false; the port
+        defaults to 587 with STARTTLS, 25 without; the sender defaults to `default_from` (the office address)."""
+        host = environ.get("ANTT_SMTP_HOST", "").strip()
+        if not host:
+            raise MailError("ANTT_SMTP_HOST is not set (set the ANTT_SMTP_* variables, or use --dry-run DIR)")
+        starttls = _flag(environ.get("ANTT_SMTP_STARTTLS", "true"))
+        port_text = environ.get("ANTT_SMTP_PORT", "").strip() or ("587" if starttls else "25")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise MailError(f"ANTT_SMTP_PORT {port_text!r} is not a port number")
+        user = environ.get("ANTT_SMTP_USER", "").strip() or None
+        password = environ.get("ANTT_SMTP_PASSWORD") or None
+        if user and not password:
+            raise MailError("ANTT_SMTP_USER is set but ANTT_SMTP_PASSWORD is not")
+        return cls(host=host, port=int(port_text), user=user, password=password, starttls=starttls,
+                   mail_from=sender_address(environ, default_from))
+
+
+def sender_address(environ: Mapping[str, str] = os.environ, default_from: str | None = None) -> str:
+    mail_from = environ.get("ANTT_MAIL_FROM", "").strip() or default_from or ""
+    if not is_address(mail_from):
+        raise MailError(f"ANTT_MAIL_FROM {mail_from!r} is not an e-mail address" if mail_from
+                        else "ANTT_MAIL_FROM is not set")
+    return mail_from
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise MailError(f"ANTT_SMTP_STARTTLS {text!r}: expected true or false")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one planned message: sent (perhaps with some recipients refused), skipped (already sent
+    to this school today), failed (nothing delivered, `reason` says why) or written (dry run, `path`)."""
+
+    kind: str
+    school_code: str
+    status: str
+    recipients: tuple[str, ...]
+    refused: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+    message_id: str = ""
+    path: str = ""
+
+
+def build_message(reminder: Reminder, mail_from: str, now: datetime) -> EmailMessage:
+    """A UTF-8 message (plain text, plus the HTML alternative when there is one). Header values go through
+    `one_line`, so a CR/LF smuggled into a school name cannot start a header of its own."""
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = one_line(reminder.subject)
+    msg["From"] = Address(display_name=one_line(reminder.sender_name), addr_spec=mail_from)
+    msg["To"] = [Address(addr_spec=a) for a in reminder.to]
+    if reminder.reply_to:
+        msg["Reply-To"] = Address(addr_spec=reminder.reply_to)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2])
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office robots do not answer it
+    msg.set_content(reminder.text)
+    if reminder.html:
+        msg.add_alternative(reminder.html, subtype="html")
+    return msg
+
+
+class SentLog:
+    """`<out>/mail/sent.jsonl`: one line per delivered message, appended and flushed right after the server took it."""
+
+    def __init__(self, out: Path | str):
+        self.path = Path(out) / "mail" / "sent.jsonl"
+
+    def reminded(self, day: date, cycle_id: str) -> set[tuple[str, str]]:
+        """(kind, school_code) already delivered on `day` for the cycle; a torn last line (a crash mid-write) is
+        ignored."""
+        if not self.path.exists():
+            return set()
+        done = set()
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if entry.get("day") == day.isoformat() and entry.get("cycle") == cycle_id:
+                done.add(_key(entry.get("kind", ""), entry.get("school_code", "")))
+        return done
+
+    def append(self, day: date, cycle_id: str, reminder: Reminder, delivery: Delivery, at: datetime) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"day": day.isoformat(), "cycle": cycle_id, "kind": reminder.kind,
+                           "school_code": reminder.school_code, "recipients": list(delivery.recipients),
+                           "refused": delivery.refused, "message_id": delivery.message_id,
+                           "sent_at": at.isoformat(timespec="seconds")}, ensure_ascii=False)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _key(kind: str, school_code: str) -> tuple[str, str]:
+    # A school counts as reminded for the day whichever kind it got; the analyst's summary is tracked on its own.
+    return ("summary" if kind == "summary" else "school", school_code)
+
+
+def deliver(reminders: Iterable[Reminder], out: Path | str, cycle_id: str, day: date, now: datetime,
+            settings: SmtpSettings) -> list[Delivery]:
+    """Send every reminder not yet delivered today over one SMTP session (reconnecting after a dropped
+    connection). Server refusals are per message and reported; an unreachable server or a refused login is a
+    MailError (what was sent before it is already in the log)."""
+    log = SentLog(out)
+    done = log.reminded(day, cycle_id)
+    results: list[Delivery] = []
+    smtp: smtplib.SMTP | None = None
+    try:
+        for reminder in reminders:
+            if _key(reminder.kind, reminder.school_code) in done:
+                results.append(Delivery(reminder.kind, reminder.school_code, "skipped", reminder.to,
+                                        reason="already sent today"))
+                continue
+            msg = build_message(reminder, settings.mail_from, now)
+            smtp = smtp or _connect(settings)
+            try:
+                refused = smtp.send_message(msg, from_addr=settings.mail_from, to_addrs=list(reminder.to))
+            except smtplib.SMTPRecipientsRefused as exc:
+                results.append(Delivery(reminder.kind, reminder.school_code, "failed", (),
+                                        refused=_replies(exc.recipients), reason="every recipient refused"))
+                continue
+            except smtplib.SMTPResponseException as exc:  # sender refused, message refused, …
+                results.append(Delivery(reminder.kind, reminder.school_code, "failed", (),
+                                        reason=_reply(exc.smtp_code, exc.smtp_error)))
+                continue
+            except OSError as exc:  # the connection dropped (smtplib's other errors are OSErrors too): reconnect
+                results.append(Delivery(reminder.kind, reminder.school_code, "failed", (), reason=str(exc)))
+                smtp.close()
+                smtp = None
+                continue
+            accepted = tuple(a for a in reminder.to if a not in refused)
+            delivery = Delivery(reminder.kind, reminder.school_code, "sent", accepted, refused=_replies(refused),
+                                message_id=msg["Message-ID"])
+            log.append(day, cycle_id, reminder, delivery, now)
+            done.add(_key(reminder.kind, reminder.school_code))
+            results.append(delivery)
+    finally:
+        if smtp is not None:
+            _quit(smtp)
+    return results
+
+
+def write_eml(reminders: Iterable[Reminder], folder: Path | str, out: Path | str, cycle_id: str, day: date,
+              now: datetime, mail_from: str) -> list[Delivery]:
+    """The dry run: each message a real run would send now, as `<folder>/<cycle>_<day>_<kind>_<school>.eml`.
+    Nothing is sent and the sent-mail log is only read."""
+    folder = Path(folder)
+    done = SentLog(out).reminded(day, cycle_id)
+    results = []
+    for reminder in reminders:
+        if _key(reminder.kind, reminder.school_code) in done:
+            results.append(Delivery(reminder.kind, reminder.school_code, "skipped", reminder.to,
+                                    reason="already sent today"))
+            continue
+        msg = build_message(reminder, mail_from, now)
+        name = "_".join(filter(None, [cycle_id, day.isoformat(), reminder.kind, reminder.school_code])) + ".eml"
+        write_atomic(folder / name, msg.as_bytes())
+        results.append(Delivery(reminder.kind, reminder.school_code, "written", reminder.to,
+                                message_id=msg["Message-ID"], path=str(folder / name)))
+    return results
+
+
+def tally(deliveries: list[Delivery]) -> dict:
+    """Counts per status, refused addresses, and every delivery as a plain dict (for the flow's return value)."""
+    counts = {s: sum(d.status == s for d in deliveries) for s in ("sent", "skipped", "failed", "written")}
+    refused = sum(len(d.refused) for d in deliveries)
+    return {**counts, "refused": refused, "deliveries": [asdict(d) for d in deliveries]}
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    where = f"SMTP {settings.host}:{settings.port}"
+    try:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT_S)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"{where}: cannot connect ({exc})") from None
+    try:
+        smtp.ehlo()
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if settings.user:
+            smtp.login(settings.user, settings.password or "")
+    except smtplib.SMTPNotSupportedError as exc:
+        _quit(smtp)
+        hint = "" if settings.starttls else " (does it need ANTT_SMTP_STARTTLS=true?)"
+        raise MailError(f"{where}: {exc}{hint}") from None
+    except smtplib.SMTPAuthenticationError as exc:
+        _quit(smtp)
+        raise MailError(f"{where}: login as {settings.user} refused ({_reply(exc.smtp_code, exc.smtp_error)})") \
+            from None
+    except (OSError, ssl.SSLError, smtplib.SMTPException) as exc:
+        _quit(smtp)
+        raise MailError(f"{where}: {exc}") from None
+    return smtp
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+
+
+def _replies(refused: Mapping[str, tuple[int, bytes]]) -> dict[str, str]:
+    return {addr: _reply(code, text) for addr, (code, text) in refused.items()}

@@ -1,0 +1,161 @@
+"""Who gets which reminder: a message to every expected school that is missing or needs correction, naming exactly
+what to fix and the deadline, and one summary to the analyst. Pure: results in, rendered messages out.
+
+The Vietnamese words live in `report_templates/mail_*.j2`; this module only decides the recipients and the facts.
+Sending (or writing `.eml` files) is `antt.outputs.mail`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from antt.config import Config
+from antt.cycles import Cycle
+from antt.errors import AnttError
+from antt.results import CycleResults
+from antt.text import nfc, vi_date
+
+REMIND = ("missing", "needs_correction")
+# A plain ASCII address: anything else (a comma, a space, a second address pasted into the registry cell) would
+# change who a header or the SMTP envelope names.
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+_ENV = Environment(
+    loader=PackageLoader("antt", "report_templates"),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    auto_reload=False,
+)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One e-mail to send: `kind` is reminder / overdue (to a school) or summary (to the analyst, school_code '')."""
+
+    kind: str
+    school_code: str
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None
+    sender_name: str
+    reply_to: str
+
+
+def one_line(text: str) -> str:
+    """Text fit for a header: every run of whitespace and control characters (CR, LF, tab…) becomes one space."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", " ", text).split())
+
+
+def is_address(text: str) -> bool:
+    return bool(_ADDRESS.fullmatch(text))
+
+
+def today_in(cycle: Cycle) -> date:
+    """Today in the office's time zone: the day reminders are planned (and de-duplicated) for."""
+    return datetime.now(ZoneInfo(cycle.timezone)).date()
+
+
+def reminder_kind(cycle: Cycle, today: date) -> str:
+    """'reminder' before the school deadline, 'overdue' from it until collection closes; outside the collection
+    window a submission would not count, so there is nothing to remind about (AnttError)."""
+    last_day = (cycle.closes_at - timedelta(days=1)).date()
+    if today < cycle.opens_at.date():
+        raise AnttError(f"{cycle.id}: collection opens on {vi_date(cycle.opens_at)}; no reminders before then")
+    if today > last_day:
+        raise AnttError(f"{cycle.id}: collection closed after {vi_date(last_day)}; "
+                        f"a submission now would not count, so no reminders are sent")
+    return "reminder" if today < cycle.school_deadline else "overdue"
+
+
+def plan_reminders(res: CycleResults, registry: pd.DataFrame, config: Config, today: date,
+                   analyst: str | None = None) -> list[Reminder]:
+    """One message per expected school that is missing or needs correction, to its registered addresses only, then
+    one summary to `analyst` (default: the office's contact address). Nothing at all when no school needs one.
+
+    A needs_correction school is told every blocking issue of its submissions (sheet row, question, message).
+    Schools without a usable registered address get no message; the summary lists them to be called instead.
+    """
+    cycle = res.cycle
+    kind = reminder_kind(cycle, today)
+    analyst = analyst or config.office.contact_email
+    if not is_address(analyst):
+        raise AnttError(f"analyst address {analyst!r} is not a valid e-mail address")
+    todo = res.ranked[res.ranked["status"].isin(REMIND)]
+    if todo.empty:
+        return []
+    emails = registry.set_index("school_code")["emails"]
+    blocking = _blocking_issues(res.issues, config)
+    facts = _cycle_facts(cycle, config, today, kind)
+    sender = f"{config.office.office_short} {config.office.place}"
+    reminders, schools = [], []
+    for rec in todo.to_dict("records"):
+        code = rec["school_code"]
+        registered = list(emails.get(code, []))
+        school = {"code": code, "name": _text(rec["school_name"]), "ward": _text(rec["ward"]), "level": rec["level"],
+                  "status": rec["status"], "to": [a for a in registered if is_address(a)],
+                  "unusable": [a for a in registered if not is_address(a)],
+                  "rows": _rows(blocking.get(code, []))}
+        schools.append(school)
+        if school["to"]:
+            subject, text = _render_text("mail_reminder.txt.j2", school=school, **facts)
+            html = nfc(_ENV.get_template("mail_reminder.html.j2").render(school=school, **facts))
+            reminders.append(Reminder(kind=kind, school_code=code, to=tuple(school["to"]), subject=subject,
+                                      text=text, html=html, sender_name=sender, reply_to=analyst))
+    subject, text = _render_text("mail_summary.txt.j2", schools=schools, **facts)
+    reminders.append(Reminder(kind="summary", school_code="", to=(analyst,), subject=subject, text=text, html=None,
+                              sender_name=sender, reply_to=analyst))
+    return reminders
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _blocking_issues(issues: pd.DataFrame, config: Config) -> dict[str, list[dict]]:
+    """Error-severity issues per school, in sheet-row order, with the question's label."""
+    errors = issues[issues["severity"] == "error"].sort_values(["sheet_row", "question_id"], kind="stable")
+    by_school: dict[str, list[dict]] = {}
+    for rec in errors.to_dict("records"):
+        q = config.form.by_id.get(rec["question_id"] or "")
+        by_school.setdefault(rec["school_code"], []).append({
+            "sheet_row": int(rec["sheet_row"]), "question_id": rec["question_id"] or "",
+            "label": q.label if q else "", "message": rec["message"], "rule": rec["rule"]})
+    return by_school
+
+
+def _rows(issues: list[dict]) -> list[dict]:
+    """Issues grouped by the submission (sheet row) they belong to."""
+    rows: dict[int, list[dict]] = {}
+    for issue in issues:
+        rows.setdefault(issue["sheet_row"], []).append(issue)
+    return [{"sheet_row": row, "issues": found} for row, found in rows.items()]
+
+
+def _cycle_facts(cycle: Cycle, config: Config, today: date, kind: str) -> dict:
+    office = config.office
+    return {
+        "kind": kind,
+        "today": vi_date(today),
+        "cycle": {"id": cycle.id, "label": cycle.label, "deadline": vi_date(cycle.deadline_at),
+                  "last_day": vi_date((cycle.closes_at - timedelta(days=1)).date()),
+                  "period_start": vi_date(cycle.period_start), "period_end": vi_date(cycle.period_end)},
+        "form_title": config.form.title,
+        "office": {"name": office.office_short, "place": office.place, "contact_email": office.contact_email},
+    }
+
+
+def _render_text(name: str, **context) -> tuple[str, str]:
+    """A plain-text template's `subject` (set at its top, made one line) and its body."""
+    module = _ENV.get_template(name).make_module(context)
+    return nfc(one_line(str(module.subject))), nfc(str(module).strip() + "\n")
