@@ -1,4 +1,7 @@
-"""Command line: `antt run`, `antt validate`, `antt demo`. Errors are one line and a non-zero exit, never a traceback."""
+"""Command line: `antt run`, `validate`, `demo`, `remind`, `corrections template`, `form export`.
+
+Errors are one line and a non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -57,12 +60,12 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path) -> dict:
+def _preflight(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path):
+    """Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable."""
     from antt import pipeline
     from antt.normalize import match_headers
     from antt.sources.files import sniff_headers
 
-    # Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable.
     ctx = pipeline.open_run(cycle, schools, config, out)
     if source.startswith("gsheet:"):
         from antt.sources.gsheet import preflight
@@ -74,8 +77,11 @@ def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | Non
         match_headers(read_folder(Path(source), ctx.config.cycles.timezone).raw.headers, ctx.config.form)
     else:
         match_headers(sniff_headers(source), ctx.config.form)
-    from antt.flows.cycle import run_cycle
+    return ctx
 
+
+def _with_progress(cycle: str, run):
+    """Call `run()` (a flow) while a Rich status line shows the running stage."""
     stages = logging.getLogger("antt.pipeline")
     with console.status(f"[bold]{cycle}[/]: starting Prefect …") as status:
         handler = _StageProgress(status)
@@ -83,11 +89,19 @@ def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | Non
         stages.setLevel(logging.INFO)
         stages.propagate = False
         try:
-            return run_cycle(cycle=cycle, source=source, schools=str(schools) if schools else None,
-                             config=str(config) if config else None, out=str(out))
+            return run()
         finally:
             stages.removeHandler(handler)
             stages.propagate = True
+
+
+def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path) -> dict:
+    _preflight(cycle, source, schools, config, out)
+    from antt.flows.cycle import run_cycle
+
+    return _with_progress(cycle, lambda: run_cycle(cycle=cycle, source=source,
+                                                   schools=str(schools) if schools else None,
+                                                   config=str(config) if config else None, out=str(out)))
 
 
 def _summary(result: dict) -> None:
@@ -124,6 +138,7 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
              ) -> None:
     """Validate a response sheet only (no scoring, no Prefect) and list the problems."""
     from antt import pipeline
+    from antt.checks.validate import ISSUE_COLUMNS
     from antt.outputs.publish import write_atomic
     from antt.outputs.tables import csv_bytes
 
@@ -142,8 +157,63 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
         table.add_row(rec.school_code, str(rec.sheet_row), rec.question_id, rec.severity, rec.message)
     out_console.print(table)
     if issues_csv:
-        write_atomic(issues_csv, csv_bytes(issues.drop(columns="rule")))
+        write_atomic(issues_csv, csv_bytes(issues[ISSUE_COLUMNS]))
     if strict and counts.get("error", 0):
+        raise typer.Exit(1)
+
+
+@app.command()
+def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
+           out: OutOpt = Path("out"),
+           dry_run: Annotated[Optional[Path], typer.Option("--dry-run", help="Write the messages as .eml files "
+                                                                            "in this folder; send nothing.")] = None,
+           today: Annotated[Optional[str], typer.Option("--today", help="Plan as on this day, YYYY-MM-DD "
+                                                                      "(default: today, office time zone).")] = None,
+           analyst: Annotated[Optional[str], typer.Option("--analyst", help="Where the summary goes (default: "
+                                                                           "the office's contact_email).")] = None,
+           ) -> None:
+    """E-mail each school that is missing or needs correction (a reminder before the deadline, an overdue notice
+    from it) and the analyst a summary. SMTP from the ANTT_SMTP_* variables; at most one message per school a day.
+    Exit 1 when a message or a recipient was refused."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from antt.outputs import mail
+    from antt.remind import is_address, reminder_kind
+
+    try:
+        day = date.fromisoformat(today) if today else None
+    except ValueError:
+        _fail(f"--today {today!r} is not a date YYYY-MM-DD")
+    if analyst is not None and not is_address(analyst):
+        _fail(f"--analyst {analyst!r} is not an e-mail address")
+    _prepare_environment(out)
+    ctx = _preflight(cycle, source, schools, config, out)
+    reminder_kind(ctx.cycle, day or datetime.now(ZoneInfo(ctx.cycle.timezone)).date())  # inside the window?
+    office_address = ctx.config.office.contact_email
+    if dry_run:
+        mail.sender_address(default_from=office_address)
+    else:
+        mail.SmtpSettings.from_env(default_from=office_address)
+    from antt.flows.remind import remind as remind_flow
+
+    result = _with_progress(cycle, lambda: remind_flow(
+        cycle=cycle, source=source, schools=str(schools) if schools else None,
+        config=str(config) if config else None, out=str(out), dry_run=str(dry_run) if dry_run else None,
+        today=day, analyst=analyst))
+    table = Table(title=f"{cycle} {result['day']}: {result['kind']}")
+    for col in ("school", "kind", "status", "recipients", "detail"):
+        table.add_column(col, overflow="fold")
+    for d in result["deliveries"]:
+        refused = "; ".join(f"{a}: {reply}" for a, reply in d["refused"].items())
+        table.add_row(d["school_code"] or "(analyst)", d["kind"], d["status"], ", ".join(d["recipients"]),
+                      "; ".join(filter(None, [d["reason"], refused and f"refused {refused}", d["path"]])))
+    console.print(table)
+    console.print(f"sent {result['sent']}, already sent today {result['skipped']}, failed {result['failed']}, "
+                  f"refused recipients {result['refused']}, written {result['written']}", highlight=False)
+    target = dry_run if dry_run else out / "mail" / "sent.jsonl"
+    out_console.print(str(target.resolve()), highlight=False, soft_wrap=True)
+    if result["failed"] or result["refused"]:
         raise typer.Exit(1)
 
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from antt.checks.data_docs import write_data_docs
 from antt.checks.suite import build_suite
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues
 from antt.config import Config, load_config
@@ -31,6 +32,7 @@ from antt.corrections import accepted_late, apply_answers, apply_reviews, check_
 from antt.normalize import HeaderMatch, match_headers, normalize
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.html import render_report, render_scorecards, render_units
+from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.publish import staged_folder
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.registry import load_registry
@@ -59,6 +61,8 @@ class RunContext:
     started_at: datetime
     timings: dict[str, float] = field(default_factory=dict)
     source_files: dict = field(default_factory=dict)  # folder sources: sheet row → file, and files skipped
+    validation: object = None  # the Great Expectations suite result of this run, for its Data Docs
+    contacts: dict = field(default_factory=dict)  # sheet row → who sent it, for the data-quality page
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -127,6 +131,7 @@ def normalize_stage(raw: RawTable, ctx: RunContext) -> Prepared:
     header = match_headers(raw.headers, form)
     corrections, correction_issues = check_corrections(ctx.corrections, raw, header, form)
     subs, header = normalize(apply_answers(raw, corrections, header), form, ctx.registry, ctx.cycle)
+    ctx.contacts = submission_contacts(subs, form)
     return Prepared(subs=subs, header=header, corrections=corrections, correction_issues=correction_issues,
                     rows_read=len(raw.cells), headers=raw.headers)
 
@@ -135,7 +140,8 @@ def validate_stage(prep: Prepared, ctx: RunContext) -> pd.DataFrame:
     """One expectation-suite validation over the whole frame, plus notes on the sheet's shape and the corrections."""
     form = ctx.config.form
     suite = build_suite(form, ctx.cycle, set(prep.subs.columns))
-    cell_issues = issues_from_results(run_suite(prep.subs, suite), prep.subs, form)
+    ctx.validation = run_suite(prep.subs, suite)
+    cell_issues = issues_from_results(ctx.validation, prep.subs, form)
     shape = header_issues(prep.header, prep.headers, form, blank_rows=prep.rows_read - len(prep.subs))
     issues = apply_reviews(pd.concat([shape, cell_issues], ignore_index=True), prep.corrections, form)
     return sort_issues(pd.concat([issues, prep.correction_issues], ignore_index=True))
@@ -171,6 +177,13 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
             _write_pages(staging / "units", render_units(document, config))
         with ctx.stage("render_scorecards"):
             _write_pages(staging / "schools", render_scorecards(document, config), always=True)
+        with ctx.stage("render_data_quality"):
+            docs = ctx.validation is not None
+            (staging / "data_quality.html").write_text(
+                render_data_quality(document, config, ctx.contacts, data_docs="data_docs/index.html" if docs else None),
+                encoding="utf-8")
+            if docs:
+                write_data_docs(ctx.validation, staging / "data_docs")
         with ctx.stage("finish_workbook"):
             workbook.result()
         manifest = json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False, indent=1) + "\n"

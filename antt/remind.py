@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -59,11 +58,6 @@ def one_line(text: str) -> str:
 
 def is_address(text: str) -> bool:
     return bool(_ADDRESS.fullmatch(text))
-
-
-def today_in(cycle: Cycle) -> date:
-    """Today in the office's time zone: the day reminders are planned (and de-duplicated) for."""
-    return datetime.now(ZoneInfo(cycle.timezone)).date()
 
 
 def reminder_kind(cycle: Cycle, today: date) -> str:

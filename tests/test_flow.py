@@ -163,4 +163,7 @@ def test_flow_run_publishes_a_summary_and_an_issues_table(demo_run):
     summary = Artifact.get("antt-2026-y-summary")
     table = Artifact.get("antt-2026-y-issues")
     assert summary is not None and "Trường phải báo cáo" in summary.data
-    assert table is not None and "unverified" not in str(table.data) and "không được đăng ký" in str(table.data)
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert rows[0]["severity"] == "error" and set(rows[0]) == {"school_code", "sheet_row", "question_id",
+                                                                 "severity", "message"}
+    assert any("không được đăng ký" in r["message"] for r in rows)

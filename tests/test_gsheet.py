@@ -339,6 +339,34 @@ def test_antt_run_on_a_live_sheet_ranks_like_its_csv_export(prefect_api_url, fak
     exported = antt("run", "--cycle", "2026-H1", "--source", str(csv_path), "--out", str(tmp_path / "file"),
                     api_url=prefect_api_url)
     assert exported.returncode == 0, exported.stderr
-    assert (tmp_path / "live" / "2026-H1" / "ranking.csv").read_bytes() == \
-        (tmp_path / "file" / "2026-H1" / "ranking.csv").read_bytes()
+    for name in ("ranking.csv", "issues.csv"):
+        assert (tmp_path / "live" / "2026-H1" / name).read_bytes() == \
+            (tmp_path / "file" / "2026-H1" / name).read_bytes()
     assert fake.of_kind("values", "batch")
+
+    fake.fail(429, times=3, on="api", retry_after="1")  # quota: three refusals in a row, then served
+    quota = antt("run", "--cycle", "2026-H1", "--source", "gsheet:e2eKEY", "--out", str(tmp_path / "quota"),
+                 api_url=prefect_api_url, extra_env=env)
+    assert quota.returncode == 0, quota.stderr
+    assert (tmp_path / "quota" / "2026-H1" / "ranking.csv").read_bytes() == \
+        (tmp_path / "file" / "2026-H1" / "ranking.csv").read_bytes()
+    assert sum(r.status == 429 for r in fake.requests) == 3
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("status,fragment", [(403, "403"), (404, "404")])
+def test_antt_run_fails_cleanly_when_the_sheet_is_refused_or_unknown(prefect_api_url, fake, sheet, tmp_path,
+                                                                     status, fragment):
+    import os
+
+    from test_cli import assert_one_line_error, antt
+
+    sheet.add("MN01")
+    fake.add_spreadsheet("e2eKEY", {"Sheet1": as_sheets_holds_it([sheet.headers] + sheet.rows)})
+    fake.fail(status, on="api")
+    env = {"ANTT_GOOGLE_CREDENTIALS": os.environ["ANTT_GOOGLE_CREDENTIALS"],
+           "ANTT_SHEETS_ENDPOINT": os.environ["ANTT_SHEETS_ENDPOINT"]}
+    proc = antt("run", "--cycle", "2026-H1", "--source", "gsheet:e2eKEY", "--out", str(tmp_path / "o"),
+                api_url=prefect_api_url, extra_env=env)
+    assert_one_line_error(proc, "gsheet:e2eKEY", fragment)
+    assert not (tmp_path / "o" / "2026-H1").exists()

@@ -13,7 +13,8 @@ from antt.config import Form
 from antt.normalize import SCHOOL, HeaderMatch
 from antt.text import vi_datetime, vi_number
 
-ISSUE_COLUMNS = ["school_code", "sheet_row", "question_id", "severity", "message", "rule"]
+ISSUE_COLUMNS = ["school_code", "sheet_row", "question_id", "severity", "message"]  # issues.csv, a contract
+ISSUE_FIELDS = ISSUE_COLUMNS + ["rule", "value"]  # kept internally: the rule's key and the value as given
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -48,8 +49,8 @@ def suite_columns(suite) -> list[str]:
     return sorted(cols)
 
 
-def run_suite(frame: pd.DataFrame, suite) -> list:
-    """One validation of the whole frame; returns GE's per-expectation results (COMPLETE, indexed by sheet row).
+def run_suite(frame: pd.DataFrame, suite):
+    """One validation of the whole frame; returns GE's suite result (COMPLETE, unexpected rows by sheet row).
 
     Only the columns the suite reads are handed over, so row conditions copy as little as possible.
     """
@@ -57,17 +58,17 @@ def run_suite(frame: pd.DataFrame, suite) -> list:
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE",
                                                   "unexpected_index_column_names": ["sheet_row"]})
-    return list(result.results)
+    return result
 
 
-def issues_from_results(results: list, subs: pd.DataFrame, form: Form) -> pd.DataFrame:
+def issues_from_results(results, subs: pd.DataFrame, form: Form) -> pd.DataFrame:
     """Each unexpected row of each failed expectation → an issue row with a message in the form's wording.
 
     Work is per expectation and column-wise: the values quoted back are looked up for all its rows at once.
     """
     by_row = subs.set_index("sheet_row")
     parts = []
-    for res in results:
+    for res in results.results:
         meta = res.expectation_config.meta or {}
         if res.exception_info and res.exception_info.get("raised_exception"):
             raise RuntimeError(f"expectation {res.expectation_config.type} on {meta.get('question_id')} failed to "
@@ -87,27 +88,28 @@ def issues_from_results(results: list, subs: pd.DataFrame, form: Form) -> pd.Dat
                                  other_value=_show(o), **bounds) for v, o in zip(values, others)]
         parts.append(pd.DataFrame({
             "school_code": by_row[SCHOOL].reindex(rows).fillna("").tolist(), "sheet_row": rows,
-            "question_id": qid, "severity": meta["severity"], "message": messages, "rule": meta["rule"]}))
+            "question_id": qid, "severity": meta["severity"], "message": messages, "rule": meta["rule"],
+            "value": [_show(v) for v in values]}))
     if not parts:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[ISSUE_COLUMNS]
+        return pd.DataFrame(columns=ISSUE_FIELDS)
+    return pd.concat(parts, ignore_index=True)[ISSUE_FIELDS]
 
 
 def header_issues(header: HeaderMatch, headers: list[str], form: Form, blank_rows: int) -> pd.DataFrame:
     """Notes about the sheet's shape: unknown and duplicate columns, absent optional columns, blank rows."""
-    rows = [{"question_id": "", "rule": "unknown_column", "message": form.message("unknown_column", value=h)}
-            for _, h in header.unknown]
-    rows += [{"question_id": "", "rule": "duplicate_column", "message": form.message("duplicate_column", value=h)}
-             for _, h in header.duplicates]
+    rows = [{"question_id": "", "rule": "unknown_column", "message": form.message("unknown_column", value=h),
+             "value": h} for _, h in header.unknown]
+    rows += [{"question_id": "", "rule": "duplicate_column", "message": form.message("duplicate_column", value=h),
+              "value": h} for _, h in header.duplicates]
     rows += [{"question_id": q, "rule": "missing_optional_column",
               "message": form.message("missing_optional_column", label=form.by_id[q].label)}
              for q in header.missing_optional]
     if blank_rows:
         rows.append({"question_id": "", "rule": "blank_rows", "message": form.message("blank_rows", value=blank_rows)})
-    df = pd.DataFrame(rows, columns=["question_id", "rule", "message"])
+    df = pd.DataFrame(rows, columns=["question_id", "rule", "message", "value"])
     df["school_code"], df["sheet_row"] = "", 1
     df["severity"] = ["warning" if r in ("unknown_column", "duplicate_column") else "info" for r in df["rule"]]
-    return df[ISSUE_COLUMNS]
+    return df[ISSUE_FIELDS]
 
 
 def _show(value) -> str:

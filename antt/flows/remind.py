@@ -41,7 +41,7 @@ def remind(cycle: str, source: str, schools: str | None = None, config: str | No
     """Read, validate, score and rank the responses, then remind (or, with `dry_run`, write `.eml` files).
     Returns the day, the kind of message, counts per delivery status and every delivery."""
     ctx = pipeline.open_run(cycle, schools, config, out)
-    day = today or reminders.today_in(ctx.cycle)
+    day = today or datetime.now(ZoneInfo(ctx.cycle.timezone)).date()
     kind = reminders.reminder_kind(ctx.cycle, day)
     raw, _ = read(source, ctx)
     prepared = normalize(raw, ctx)

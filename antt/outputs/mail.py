@@ -56,6 +56,8 @@ class SmtpSettings:
         password = environ.get("ANTT_SMTP_PASSWORD") or None
         if user and not password:
             raise MailError("ANTT_SMTP_USER is set but ANTT_SMTP_PASSWORD is not")
+        if not f"{user or ''}{password or ''}".isascii():
+            raise MailError("ANTT_SMTP_USER and ANTT_SMTP_PASSWORD must be ASCII (Python's smtplib sends no other)")
         return cls(host=host, port=int(port_text), user=user, password=password, starttls=starttls,
                    mail_from=sender_address(environ, default_from))
 

@@ -58,7 +58,7 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def issues_frame(res: CycleResults) -> pd.DataFrame:
     issues = res.issues.sort_values(["sheet_row", "school_code", "question_id", "rule"], kind="stable")
-    return issues[ISSUE_COLUMNS[:-1]]
+    return issues[ISSUE_COLUMNS]
 
 
 def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, path: Path) -> None:
