@@ -47,6 +47,8 @@ def test_set_replaces_an_answer_and_the_archive_is_untouched(run_with, sheet):
                                         "question_id": "D1", "value": "0"}])
     assert schools["MN01"]["status"] == "submitted" and schools["MN01"]["answers"]["D1"] == 0
     assert doc["corrections"][0]["by"] == "Lan" and doc["corrections"][0]["action"] == "set"
+    annex = (archived.stored.parent.parent / "2026-H1" / "report.html").read_text(encoding="utf-8")
+    assert "Điều chỉnh của Phòng GD&amp;ĐT" in annex and "đã gọi điện xác minh" in annex
     with open(archived.stored, encoding="utf-8") as fh:
         archived_rows = list(csv.reader(fh))
     d1 = next(i for i, h in enumerate(archived_rows[0]) if h.startswith("D1."))
