@@ -1,4 +1,4 @@
-"""Command line: `antt run`, `validate`, `demo`, `remind`, `corrections template`, `form export`.
+"""Command line: `antt run`, `validate`, `demo`, `remind`, `deploy`, `corrections template`, `form export`.
 
 Errors are one line and a non-zero exit, never a traceback.
 """
@@ -259,6 +259,28 @@ def demo(out: OutOpt = Path("out"),
     console.print(f"[dim]demo responses: {sheet}[/]")
     _run_cycle("2026-H1", str(sheet), None, None, out)
     _summary(_run_cycle("2026-Y", str(sheet), None, None, out))
+
+
+@app.command()
+def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None, out: OutOpt = Path("out"),
+           pool: Annotated[str, typer.Option(help="Prefect work pool (process type); created if missing.")] = "antt",
+           analyst: Annotated[Optional[str], typer.Option(help="Analyst address for the reminder summary.")] = None,
+           units: Annotated[Optional[Path], typer.Option(help="Units file (see config/units.example.yaml): also "
+                                                              "deploy the province roll-up.")] = None,
+           ) -> None:
+    """Create or update the deployments (cron schedules in the office's time zone) on the Prefect server named by
+    PREFECT_API_URL. Paths are stored absolute; credentials stay in the worker's environment."""
+    from antt.flows.deployments import deploy as apply_deployments
+
+    table = Table(title=f"Deployments on work pool {pool!r}")
+    table.add_column("deployment")
+    table.add_column("schedules")
+    for row in apply_deployments(source, schools, config, out, pool=pool, analyst=analyst,
+                                 units=units):
+        table.add_row(row["name"], "\n".join(row["schedules"]) or "by hand")
+    out_console.print(table)
+    console.print("Start a worker with `prefect worker start --pool " + pool + "`; run one now with "
+                  "`prefect deployment run 'run-cycle/manual' --param cycle=2026-H1`.", highlight=False)
 
 
 form_app = typer.Typer(no_args_is_help=True, help="The form schools fill, generated from config/form.yaml.")

@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
+from antt.flows.hooks import notify_analyst
 from antt.outputs.artifacts import issues_table, summary_markdown
 from antt.pipeline import RunContext
 
@@ -54,7 +55,8 @@ def publish(results, folder) -> None:
     create_table_artifact(issues_table(results), key=f"{key}-issues", description="Vấn đề dữ liệu")
 
 
-@flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True)
+@flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True,
+      on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
               out: str = "out") -> dict:
     """Read the responses, validate, score, rank and write `<out>/<cycle>/`. Returns the folder and stage timings."""

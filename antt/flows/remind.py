@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline, remind as reminders
 from antt.flows.cycle import normalize, rank, read, score, validate
+from antt.flows.hooks import notify_analyst
 from antt.outputs import mail
 from antt.pipeline import RunContext
 
@@ -35,7 +36,8 @@ def send(planned, ctx: RunContext, day: date, dry_run: str | None):
                             mail.SmtpSettings.from_env(default_from=default_from))
 
 
-@flow(name="remind", flow_run_name="{cycle}", validate_parameters=True)
+@flow(name="remind", flow_run_name="{cycle}", validate_parameters=True,
+      on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def remind(cycle: str, source: str, schools: str | None = None, config: str | None = None, out: str = "out",
            dry_run: str | None = None, today: date | None = None, analyst: str | None = None) -> dict:
     """Read, validate, score and rank the responses, then remind (or, with `dry_run`, write `.eml` files).

@@ -1,0 +1,168 @@
+"""Deployments on a real Prefect server, created by `antt deploy`: the dates come from `config/cycles.yaml`.
+
+For every cycle kind (H1, Y) two scheduled deployments run in the office's time zone:
+- `scheduled-remind/<kind>`: reminders 7 and 2 days before the school deadline;
+- `scheduled-cycle/<kind>`: the cycle run on the deadline day (submissions before it) and a final run the day
+  before the office report is due.
+Scheduled runs take no cycle id: `scheduled_cycle` and `scheduled_remind` work it out from the run date. The
+deployments without schedules, `run-cycle/manual`, `remind/manual` and (given a units file) `province/manual`, are
+for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.flows.hooks`).
+
+Entry points are module paths (`antt.flows.cycle.run_cycle`) with no pull steps, so a process worker runs the
+installed package; it starts each run in a temporary folder, which is why every path is made absolute here.
+Parameters hold paths and the sheet key only: SMTP and Google credentials stay in the worker's environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from prefect import flow
+from prefect.deployments.runner import EntrypointType
+from prefect.schedules import Cron
+
+from antt.config import Cycles, MonthDay, load_config
+from antt.cycles import resolve_cycle
+from antt.errors import AnttError
+from antt.flows.cycle import run_cycle
+from antt.flows.hooks import notify_analyst
+from antt.flows.remind import remind
+
+POOL = "antt"
+RUN_HOUR = 7  # every scheduled run starts at 07:00 office time, before the working day
+REMIND_DAYS_BEFORE = (7, 2)
+FINAL_DAYS_BEFORE_REPORT = 1
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One cron schedule: which deployment, for which cycle kind, and when (`cron` in `timezone`)."""
+
+    deployment: str
+    slug: str
+    kind: str
+    cron: str
+    timezone: str
+
+
+def _cron(md: MonthDay, days_before: int) -> str:
+    # Month/day arithmetic in a non-leap year: a window across 29 February is a day off in leap years at most.
+    day = date(2001, md.month, md.day) - timedelta(days=days_before)
+    return f"0 {RUN_HOUR} {day.day} {day.month} *"
+
+
+def schedule_plan(cycles: Cycles) -> list[ScheduledRun]:
+    """Every scheduled run of every cycle kind, from the configured school deadline and report date."""
+    plan = []
+    for kind, spec in cycles.kinds.items():
+        for days in REMIND_DAYS_BEFORE:
+            plan.append(ScheduledRun("scheduled-remind", f"remind-{days}d", kind, _cron(spec.deadline, days),
+                                     cycles.timezone))
+        plan.append(ScheduledRun("scheduled-cycle", "deadline", kind, _cron(spec.deadline, 0), cycles.timezone))
+        plan.append(ScheduledRun("scheduled-cycle", "final", kind,
+                                 _cron(spec.report_due, FINAL_DAYS_BEFORE_REPORT), cycles.timezone))
+    return plan
+
+
+def cycle_on(kind: str, day: date, cycles: Cycles) -> str:
+    """The cycle of `kind` a run on `day` is about: the one whose school deadline is nearest (2026-06-03 → 2026-H1;
+    a reminder on 28/12 for a 5/1 deadline belongs to next year's cycle)."""
+    if kind not in cycles.kinds:
+        raise AnttError(f"unknown cycle kind {kind!r}: expected one of {', '.join(cycles.kinds)}")
+    years = (day.year - 1, day.year, day.year + 1)
+    return min((f"{y}-{kind}" for y in years),
+               key=lambda cid: abs((resolve_cycle(cid, cycles).deadline_at.date() - day).days))
+
+
+def _today(config: str | None) -> tuple[Cycles, date]:
+    cycles = load_config(config).cycles
+    return cycles, datetime.now(ZoneInfo(cycles.timezone)).date()
+
+
+def _quiet(subflow):
+    """The subflow without failure hooks: its scheduled wrapper reports a failure once, whichever step failed."""
+    quiet = subflow.with_options()
+    quiet.on_failure_hooks, quiet.on_crashed_hooks = [], []
+    return quiet
+
+
+@flow(name="scheduled-cycle", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
+def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
+                    out: str = "out") -> dict:
+    """`run_cycle` for the cycle of `kind` that today's date belongs to."""
+    cycles, today = _today(config)
+    return _quiet(run_cycle)(cycle=cycle_on(kind, today, cycles), source=source, schools=schools, config=config,
+                             out=out)
+
+
+@flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
+def scheduled_remind(kind: str, source: str, schools: str | None = None, config: str | None = None,
+                     out: str = "out", analyst: str | None = None) -> dict:
+    """`remind` for the cycle of `kind` that today's date belongs to."""
+    cycles, today = _today(config)
+    return _quiet(remind)(cycle=cycle_on(kind, today, cycles), source=source, schools=schools, config=config,
+                          out=out, analyst=analyst)
+
+
+def _absolute(path: str | Path | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
+def deploy(source: str, schools: str | Path | None = None, config: str | Path | None = None,
+           out: str | Path = "out", pool: str = POOL, analyst: str | None = None,
+           units: str | Path | None = None) -> list[dict]:
+    """Create (or update) the work pool and every deployment on the server in PREFECT_API_URL; with `units` (a
+    units file) also `province/manual`. Returns one row per deployment: its full name and its schedules."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        raise AnttError("PREFECT_API_URL is not set: start `prefect server start` and "
+                        "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+    cfg = load_config(config)
+    common = {"source": source if source.startswith("gsheet:") else _absolute(source),
+              "schools": _absolute(schools), "config": _absolute(config), "out": _absolute(out)}
+    common = {k: v for k, v in common.items() if v is not None}
+    _ensure_pool(pool)
+
+    planned: list[tuple] = [(run_cycle, "manual", common, []),
+                            (remind, "manual", common | ({"analyst": analyst} if analyst else {}), [])]
+    if units:
+        from antt.flows.province import province
+
+        planned.append((province, "manual", {"units_file": _absolute(units), "out": _absolute(out)}, []))
+    plan = schedule_plan(cfg.cycles)
+    for kind in cfg.cycles.kinds:
+        for target, extra in ((scheduled_remind, {"analyst": analyst} if analyst else {}), (scheduled_cycle, {})):
+            runs = [r for r in plan if r.kind == kind and r.deployment == target.name]
+            schedules = [Cron(r.cron, timezone=r.timezone, slug=r.slug) for r in runs]
+            planned.append((target, kind, common | extra | {"kind": kind}, schedules))
+
+    rows = []
+    for target, name, parameters, schedules in planned:
+        deployment = target.to_deployment(name=name, parameters=parameters, schedules=schedules, tags=["antt"],
+                                          work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
+        deployment.apply()
+        rows.append({"name": f"{target.name}/{name}",
+                     "schedules": [f"{s.slug}: {s.cron} ({s.timezone})" for s in schedules]})
+    return rows
+
+
+def _ensure_pool(name: str) -> None:
+    """A process work pool named `name`, created with Prefect's default job template when it does not exist."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            pool = client.read_work_pool(name)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=name, type=ProcessWorker.type,
+                                                   base_job_template=ProcessWorker.get_default_base_job_template()))
+            return
+    if pool.type != ProcessWorker.type:
+        raise AnttError(f"work pool {name!r} is of type {pool.type!r}; antt runs on a process pool")

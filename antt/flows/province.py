@@ -1,0 +1,125 @@
+"""`province`: every reporting unit's cycle as a subflow, concurrently, then one roll-up for Sở GDĐT.
+
+A unit that fails (unreadable sheet, broken registry…) does not stop the others: its own `run-cycle` run fails
+(and its hooks fire), and the roll-up names it with the one-line reason. The roll-up math is `antt.rollup`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from antt import rollup
+from antt.remind import one_line
+from antt.errors import AnttError, ConfigError
+from antt.flows.cycle import run_cycle
+from antt.flows.hooks import notify_analyst
+from antt.outputs.publish import write_atomic
+from antt.text import vi_number, vi_percent
+
+MAX_CONCURRENT_UNITS = 4
+
+
+class Unit(BaseModel):
+    """One reporting unit (a district office): its sheet, registry, optional config folder and output folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    source: str
+    registry: str | None = None
+    config: str | None = None
+    out: str
+
+
+class Units(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    units: list[Unit]
+
+
+def load_units(path: str | Path) -> list[Unit]:
+    """The units file; relative paths are relative to its folder. Raises ConfigError naming the file."""
+    path = Path(path)
+    try:
+        units = Units.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))).units
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the units file ({exc.strerror})") from None
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path}: {one_line(str(exc))}") from None
+    names = [u.name for u in units]
+    if not units or len(set(names)) != len(names):
+        raise ConfigError(f"{path}: list at least one unit, each with its own name")
+
+    def here(p: str | None) -> str | None:
+        return str((path.parent / p).resolve()) if p and not p.startswith("gsheet:") else p
+
+    return [u.model_copy(update={"source": here(u.source), "registry": here(u.registry), "config": here(u.config),
+                                 "out": here(u.out)}) for u in units]
+
+
+@task(name="run-unit", task_run_name="{unit.name}", cache_policy=NO_CACHE)
+def run_unit(unit: Unit, cycle: str) -> dict:
+    named = run_cycle.with_options(flow_run_name=f"{cycle} {unit.name}")
+    return named(cycle=cycle, source=unit.source, schools=unit.registry, config=unit.config, out=unit.out)
+
+
+@task(name="write-rollup", cache_policy=NO_CACHE)
+def write(document: dict, folder: Path) -> Path:
+    write_atomic(folder / "province.json", (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode())
+    write_atomic(folder / "province.html", render(document).encode())
+    return folder
+
+
+@task(name="publish-rollup", cache_policy=NO_CACHE)
+def publish(document: dict, folder: Path) -> None:
+    k, failed = document["overall"] or {}, document["failed"]
+    lines = [f"# Tổng hợp {len(document['units'])} đơn vị – kỳ {document['cycle']['id']}", "",
+             f"- Trường phải báo cáo: {k.get('expected', 0)}; đã gửi: {k.get('submitted', 0)}; "
+             f"đạt: {k.get('dat', 0)}", f"- Báo cáo: `{folder / 'province.html'}`"]
+    lines += [f"- **Lỗi** {f['name']}: {f['reason']}" for f in failed]
+    create_markdown_artifact("\n".join(lines), key=f"antt-{document['cycle']['id'].lower()}-province",
+                             description="Tổng hợp các đơn vị")
+
+
+@flow(name="province", flow_run_name="{cycle}", validate_parameters=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT_UNITS),
+      on_failure=[notify_analyst], on_crashed=[notify_analyst])
+def province(units_file: str, cycle: str, out: str = "out") -> dict:
+    """Run `run_cycle` for every unit of `units_file` at once and write `<out>/<cycle>/province.{html,json}`.
+    Returns the folder and the failed units; fails only when no unit finished."""
+    units = load_units(units_file)
+    futures = [run_unit.submit(u, cycle) for u in units]
+    outcomes = []
+    for unit, future in zip(units, futures):
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            folder = Path(future.result()["folder"])
+            document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            outcomes.append(rollup.UnitOutcome(unit.name, document=document, folder=str(folder)))
+        else:
+            reason = rollup.failure_reason(state.result(raise_on_failure=False))
+            outcomes.append(rollup.UnitOutcome(unit.name, reason=reason))
+    document = rollup.rollup(cycle, outcomes)
+    folder = write(document, Path(out) / cycle)
+    publish(document, folder)
+    if not any(o.ok for o in outcomes):
+        raise AnttError(f"no unit finished {cycle}: " + "; ".join(f"{o.name}: {o.reason}" for o in outcomes))
+    return {"folder": str(folder), "failed": document["failed"]}
+
+
+_ENV = Environment(loader=PackageLoader("antt", "report_templates"), undefined=StrictUndefined,
+                   autoescape=select_autoescape(enabled_extensions=("html.j2",)), trim_blocks=True,
+                   lstrip_blocks=True, auto_reload=False)
+_ENV.filters.update(number=vi_number, percent=vi_percent)
+
+
+def render(document: dict) -> str:
+    return _ENV.get_template("province.html.j2").render(**document)

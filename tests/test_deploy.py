@@ -1,0 +1,215 @@
+"""Deployments: the schedule plan from config, and the real pieces end to end: `prefect server start`, a process
+worker, `antt deploy`, `prefect deployment run`, a Completed run, its report and its artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from antt.flows.deployments import cycle_on, schedule_plan
+
+BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT_S = 60
+RUN_TIMEOUT_S = 90
+
+
+def test_schedules_follow_the_configured_deadlines(config):
+    plan = {(r.kind, r.slug): r for r in schedule_plan(config.cycles)}
+    assert {k: r.cron for k, r in plan.items()} == {
+        ("H1", "remind-7d"): "0 7 3 6 *", ("H1", "remind-2d"): "0 7 8 6 *",
+        ("H1", "deadline"): "0 7 10 6 *", ("H1", "final"): "0 7 14 6 *",
+        ("Y", "remind-7d"): "0 7 3 11 *", ("Y", "remind-2d"): "0 7 8 11 *",
+        ("Y", "deadline"): "0 7 10 11 *", ("Y", "final"): "0 7 14 11 *",
+    }
+    assert {r.timezone for r in plan.values()} == {"Asia/Ho_Chi_Minh"}
+    assert {r.deployment for k, r in plan.items() if k[1].startswith("remind")} == {"scheduled-remind"}
+
+
+@pytest.mark.parametrize("kind, day, expected", [
+    ("H1", date(2026, 6, 3), "2026-H1"), ("H1", date(2026, 6, 14), "2026-H1"),
+    ("Y", date(2026, 11, 3), "2026-Y"), ("Y", date(2027, 1, 2), "2026-Y"), ("H1", date(2025, 12, 30), "2026-H1"),
+])
+def test_a_scheduled_run_works_out_its_cycle_from_the_date(config, kind, day, expected):
+    assert cycle_on(kind, day, config.cycles) == expected
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """A child in its own process group (the server and the worker start children of their own)."""
+    return subprocess.Popen(args, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """`prefect server start` on a free loopback port with a throwaway PREFECT_HOME; yields the environment
+    every client subprocess needs, and stops the server whatever happens."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    url = f"http://127.0.0.1:{_free_port()}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": url,
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+    env.pop("PREFECT_PROFILES_PATH", None)
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    log = home / "server.log"
+    server = _start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port,
+                     "--log-level", "WARNING"], env, log)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"prefect server did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield env
+    finally:
+        _stop(server)
+
+
+def _cli(args: list[str], env: dict, cwd: Path) -> str:
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _wait(url: str, run_ids: list[str], timeout_s: float) -> dict[str, dict]:
+    deadline, states = time.monotonic() + timeout_s, {}
+    while time.monotonic() < deadline:
+        states = {i: httpx.get(f"{url}/flow_runs/{i}", timeout=5).json()["state"] for i in run_ids}
+        if all(s["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states.values()):
+            break
+        time.sleep(0.5)
+    return states
+
+
+@pytest.mark.deploy
+def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sheet, config, tmp_path):
+    env, started = prefect_server, time.monotonic()
+    url = env["PREFECT_API_URL"]
+    for code in ("THCS01", "TH01", "MN01"):
+        sheet.add(code)
+    source = sheet.write_csv(tmp_path / "responses.csv")
+    (tmp_path / "units.yaml").write_text(
+        "units:\n  - {name: Quảng Yên, source: responses.csv, out: out/quang-yen}\n", encoding="utf-8")
+    out = tmp_path / "out"
+
+    _cli([str(BIN / "prefect"), "work-pool", "create", "antt", "--type", "process"], env, tmp_path)
+    # Relative paths on purpose: the worker runs flows in a temporary folder, so deploy must make them absolute.
+    _cli([str(BIN / "antt"), "deploy", "--source", source.name, "--out", "out", "--units", "units.yaml"], env,
+         tmp_path)
+    worker = _start([str(BIN / "prefect"), "worker", "start", "--pool", "antt", "--type", "process"], env,
+                    tmp_path / "worker.log")
+    try:
+        runs = {}
+        for name, params in [("run-cycle/manual", ["cycle=2026-H1"]), ("scheduled-cycle/H1", []),
+                             ("province/manual", ["cycle=2026-H1"])]:
+            said = _cli([str(BIN / "prefect"), "deployment", "run", name]
+                        + [a for p in params for a in ("--param", p)], env, tmp_path)
+            runs[name] = re.search(r"UUID:\s*([0-9a-f-]{36})", said)[1]
+        states = _wait(url, list(runs.values()), RUN_TIMEOUT_S)
+        assert {n: states[i]["name"] for n, i in runs.items()} == dict.fromkeys(runs, "Completed"), \
+            f"{states}\n{(tmp_path / 'worker.log').read_text(errors='replace')[-4000:]}"
+    finally:
+        _stop(worker)
+
+    report = out / "2026-H1" / "report.html"
+    assert report.is_file() and "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO" in report.read_text(encoding="utf-8")
+    artifacts = httpx.post(f"{url}/artifacts/filter",
+                           json={"artifacts": {"flow_run_id": {"any_": [runs["run-cycle/manual"]]}}}, timeout=5).json()
+    assert {a["key"] for a in artifacts} >= {"antt-2026-h1-summary", "antt-2026-h1-issues"}
+    today = datetime.now(ZoneInfo(config.cycles.timezone)).date()
+    assert (out / cycle_on("H1", today, config.cycles) / "results.json").is_file()  # what scheduled-cycle/H1 ran
+    province = json.loads((out / "2026-H1" / "province.json").read_text(encoding="utf-8"))
+    assert [(u["name"], u["ok"]) for u in province["units"]] == [("Quảng Yên", True)]
+    assert (out / "quang-yen" / "2026-H1" / "report.html").is_file()
+
+    deployments = httpx.post(f"{url}/deployments/filter", json={}, timeout=5).json()
+    flows = {f["id"]: f["name"] for f in httpx.post(f"{url}/flows/filter", json={}, timeout=5).json()}
+    by_name = {f"{flows[d['flow_id']]}/{d['name']}": d for d in deployments}
+    assert set(by_name) >= {"run-cycle/manual", "remind/manual", "province/manual", "scheduled-cycle/H1",
+                            "scheduled-cycle/Y", "scheduled-remind/H1", "scheduled-remind/Y"}
+    h1 = {s["schedule"]["cron"]: s["schedule"]["timezone"] for s in by_name["scheduled-cycle/H1"]["schedules"]}
+    assert h1 == {"0 7 10 6 *": "Asia/Ho_Chi_Minh", "0 7 14 6 *": "Asia/Ho_Chi_Minh"}
+    assert by_name["run-cycle/manual"]["parameters"]["source"] == str(source.resolve())
+    print(f"server+worker end to end: {time.monotonic() - started:.1f}s after the server was up")
+
+
+@pytest.mark.flow
+def test_a_failed_run_e_mails_the_analyst_its_link_and_reason(prefect_api_url, monkeypatch, tmp_path):
+    from prefect import flow
+
+    from antt.flows.hooks import notify_analyst
+    from smtp_server import Mailbox, smtp_server
+
+    @flow(name="run-cycle", flow_run_name="{cycle}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
+    def failing(cycle: str, source: str) -> None:
+        raise FileNotFoundError(f"{source}: no such file\nsecond line")
+
+    box = Mailbox()
+    with smtp_server(box) as server:
+        monkeypatch.setenv("ANTT_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("ANTT_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("ANTT_SMTP_STARTTLS", "false")
+        monkeypatch.setenv("ANTT_MAIL_FROM", "antt@pgd.example.org")
+        monkeypatch.setenv("ANTT_ANALYST_EMAIL", "analyst@pgd.example.org")
+        state = failing(cycle="2026-H1", source="missing.csv", return_state=True)
+
+    assert state.is_failed()
+    [mail] = box.received
+    assert mail.rcpt_tos == ["analyst@pgd.example.org"]
+    msg = mail.message
+    assert "run-cycle 2026-H1" in msg["Subject"] and "Failed" in msg["Subject"]
+    body = msg.get_content()
+    assert "missing.csv: no such file second line" in body
+    assert f"{prefect_api_url.removesuffix('/api')}/runs/flow-run/" in body
+    assert "- source: missing.csv" in body
+
+
+@pytest.mark.flow
+def test_without_smtp_settings_a_failure_is_logged_not_raised(prefect_api_url, monkeypatch, caplog):
+    from prefect import flow
+
+    from antt.flows.hooks import notify_analyst
+
+    @flow(name="run-cycle", on_failure=[notify_analyst])
+    def failing() -> None:
+        raise ValueError("boom")
+
+    monkeypatch.delenv("ANTT_SMTP_HOST", raising=False)
+    monkeypatch.setenv("ANTT_ANALYST_EMAIL", "analyst@pgd.example.org")
+    assert failing(return_state=True).is_failed()
+    assert any("could not e-mail the analyst" in r.getMessage() and "ANTT_SMTP_HOST" in r.getMessage()
+               for r in caplog.records)
