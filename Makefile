@@ -9,7 +9,10 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean system-deps
+
+# Pango and fonts with Vietnamese glyphs for report.pdf (WeasyPrint); installed from Debian when missing.
+APT_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +22,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	@dpkg -s $(APT_PDF) >/dev/null 2>&1 || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PDF))
+
 demo: $(STAMP)
 	$(BIN)/antt demo --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 clean:

@@ -244,6 +244,22 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
 
 
 @app.command()
+def report(cycle: CycleOpt, out: OutOpt = Path("out"),
+           pdf: Annotated[bool, typer.Option("--pdf", help="Write report.pdf (A4, WeasyPrint) next to report.html.")]
+           = False) -> None:
+    """A cycle's leadership report: print its path, or with --pdf print it to `<out>/<cycle>/report.pdf`."""
+    folder = out / cycle
+    html = folder / "report.html"
+    if not html.is_file():
+        _fail(f"no report for cycle {cycle}: {html} does not exist (run `antt run --cycle {cycle} …` first)")
+    if pdf:
+        from antt.outputs.pdf import write_pdf
+
+        html = write_pdf(html.read_text(encoding="utf-8"), folder / "report.pdf", folder)
+    out_console.print(str(html.resolve()), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def demo(out: OutOpt = Path("out"),
          seed: Annotated[int, typer.Option(help="Seed of the demo responses.")] = 2026) -> None:
     """Write realistic demo responses (2026-H1 and 2026-Y in one sheet), run both cycles offline, print the report."""

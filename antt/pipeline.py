@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from antt import history
 from antt.checks.data_docs import write_data_docs
 from antt.checks.suite import build_suite
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues
@@ -163,7 +164,11 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
     """
     config, cycle = ctx.config, ctx.cycle
     final = ctx.out / cycle.id
-    previous = previous_summary(ctx.out / previous_cycle_id(cycle, config.cycles) / "results.json")
+    previous_id = previous_cycle_id(cycle, config.cycles)
+    engine = history.open_history(ctx.out)  # ANTT_HISTORY_URL, else <out>/history.sqlite
+    # "previous cycle" from the history database; an output folder from before the database still counts
+    previous = history.previous_summary(engine, cycle.id, previous_id) \
+        or previous_summary(ctx.out / previous_id / "results.json")
     with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
         with ctx.stage("write_files"):
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
@@ -188,6 +193,9 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
             workbook.result()
         manifest = json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False, indent=1) + "\n"
         (staging / "manifest.json").write_text(manifest, encoding="utf-8")
+    with ctx.stage("record_history"):  # after the folder is published; one transaction, replaces this cycle only
+        history.record_cycle(engine, document)
+    engine.dispose()
     return final
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STAGES = ["read", "normalize", "validate", "score", "rank", "write_files", "render_report", "render_scorecards",
-          "render_data_quality", "finish_workbook"]
+          "render_data_quality", "finish_workbook", "record_history"]
 TARGETS = {"total_50000_s": 60.0, "rss_50000_mib": 2048.0, "growth_50000_over_5000": 12.0, "total_1000_s": 5.0}
 
 
