@@ -13,7 +13,7 @@ import multiprocessing
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -49,21 +49,21 @@ PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2"
             "gspread")
 
 
-@dataclass
 class RunContext:
-    """What every stage of one run needs to know: config, registry, cycle, output folder, and stage timings."""
+    """What every stage of one run needs to know: config, registry, cycle, output folder, and stage timings.
 
-    config: Config
-    registry: pd.DataFrame
-    registry_path: Path
-    cycle: Cycle
-    corrections: pd.DataFrame
-    out: Path
-    started_at: datetime
-    timings: dict[str, float] = field(default_factory=dict)
-    source_files: dict = field(default_factory=dict)  # folder sources: sheet row → file, and files skipped
-    validation: object = None  # the Great Expectations suite result of this run, for its Data Docs
-    contacts: dict = field(default_factory=dict)  # sheet row → who sent it, for the data-quality page
+    A plain class on purpose: Prefect walks dataclass task arguments field by field, and this one carries
+    per-row data (contacts, the validation result) that would cost seconds per task at national scale.
+    """
+
+    def __init__(self, config: Config, registry: pd.DataFrame, registry_path: Path, cycle: Cycle,
+                 corrections: pd.DataFrame, out: Path, started_at: datetime) -> None:
+        self.config, self.registry, self.registry_path, self.cycle = config, registry, registry_path, cycle
+        self.corrections, self.out, self.started_at = corrections, out, started_at
+        self.timings: dict[str, float] = {}
+        self.source_files: dict = {}  # folder sources: sheet row → file, and files skipped
+        self.validation = None  # the Great Expectations suite result of this run, for its Data Docs
+        self.contacts: dict = {}  # sheet row → who sent it, for the data-quality page
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
