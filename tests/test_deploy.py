@@ -152,7 +152,7 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
     assert {a["key"] for a in artifacts} >= {"antt-2026-h1-summary", "antt-2026-h1-issues"}
     today = datetime.now(ZoneInfo(config.cycles.timezone)).date()
     assert (out / cycle_on("H1", today, config.cycles) / "results.json").is_file()  # what scheduled-cycle/H1 ran
-    province = json.loads((out / "2026-H1" / "province.json").read_text(encoding="utf-8"))
+    province = json.loads((out / "province" / "2026-H1" / "province.json").read_text(encoding="utf-8"))
     assert [(u["name"], u["ok"]) for u in province["units"]] == [("Quảng Yên", True)]
     assert (out / "quang-yen" / "2026-H1" / "report.html").is_file()
 

@@ -71,7 +71,7 @@ def test_a_broken_unit_is_named_with_its_reason_and_the_others_still_report(prov
 
 def test_each_unit_keeps_its_own_outputs(province_run):
     _, doc, folder = province_run
-    root = folder.parent.parent
+    root = folder.parent.parent.parent  # <root>/out/province/province/<cycle>
     for unit in ("north", "south"):
         assert (root / unit / "2026-H1" / "report.html").is_file()
     assert not (root / "broken" / "2026-H1").exists()

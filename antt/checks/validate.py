@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import re
+import threading
 
 import pandas as pd
 
@@ -16,6 +17,9 @@ from antt.text import vi_datetime, vi_number
 ISSUE_COLUMNS = ["school_code", "sheet_row", "question_id", "severity", "message"]  # issues.csv, a contract
 ISSUE_FIELDS = ISSUE_COLUMNS + ["rule", "value"]  # kept internally: the rule's key and the value as given
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+_GX_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -55,10 +59,10 @@ def run_suite(frame: pd.DataFrame, suite):
     Only the columns the suite reads are handed over, so row conditions copy as little as possible.
     """
     frame = frame[suite_columns(suite)]
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE",
-                                                  "unexpected_index_column_names": ["sheet_row"]})
-    return result
+    with _GX_LOCK:  # one GX context per process; units validated from concurrent threads take turns
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(suite, result_format={"result_format": "COMPLETE",
+                                                    "unexpected_index_column_names": ["sheet_row"]})
 
 
 def issues_from_results(results, subs: pd.DataFrame, form: Form) -> pd.DataFrame:

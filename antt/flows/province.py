@@ -92,7 +92,7 @@ def publish(document: dict, folder: Path) -> None:
       task_runner=ThreadPoolTaskRunner(max_workers=MAX_CONCURRENT_UNITS),
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def province(units_file: str, cycle: str, out: str = "out") -> dict:
-    """Run `run_cycle` for every unit of `units_file` at once and write `<out>/<cycle>/province.{html,json}`.
+    """Run `run_cycle` for every unit of `units_file` at once and write `<out>/province/<cycle>/province.{html,json}`.
     Returns the folder and the failed units; fails only when no unit finished."""
     units = load_units(units_file)
     futures = [run_unit.submit(u, cycle) for u in units]
@@ -108,7 +108,8 @@ def province(units_file: str, cycle: str, out: str = "out") -> dict:
             reason = rollup.failure_reason(state.result(raise_on_failure=False))
             outcomes.append(rollup.UnitOutcome(unit.name, reason=reason))
     document = rollup.rollup(cycle, outcomes)
-    folder = write(document, Path(out) / cycle)
+    # Its own folder: a unit's run publishes <out>/<cycle>/ as a whole and would replace anything else there.
+    folder = write(document, Path(out) / "province" / cycle)
     publish(document, folder)
     if not any(o.ok for o in outcomes):
         raise AnttError(f"no unit finished {cycle}: " + "; ".join(f"{o.name}: {o.reason}" for o in outcomes))
