@@ -75,11 +75,6 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index, columns=frame.columns)
 
 
-def key_series(s: pd.Series) -> pd.Series:
-    """`match_key` over a column of already-cleaned strings."""
-    return s.str.casefold()
-
-
 @functools.cache
 def _number_symbols() -> dict[int, str]:
     return str.maketrans({",": get_group_symbol(LOCALE), ".": get_decimal_symbol(LOCALE)})

@@ -134,3 +134,32 @@ def prefect_api_url():
 
     with prefect_test_harness(server_startup_timeout=60):
         yield PREFECT_API_URL.value()
+
+
+CORRECTION_FIELDS = ["action", "school_code", "sheet_row", "question_id", "value", "reason", "by", "at"]
+
+
+def config_with_corrections(folder: Path, rows: list[dict], cycle: str = "2026-H1", **defaults: str) -> Path:
+    """A copy of the default config in `folder` whose corrections file for `cycle` holds `rows`."""
+    import shutil
+
+    cfg = folder / "config"
+    shutil.copytree(REPO / "config", cfg, dirs_exist_ok=True)
+    (cfg / "corrections").mkdir(exist_ok=True)
+    base = dict.fromkeys(CORRECTION_FIELDS[3:], "") | defaults
+    with open(cfg / "corrections" / f"{cycle}.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CORRECTION_FIELDS)
+        writer.writeheader()
+        writer.writerows(base | row for row in rows)
+    return cfg
+
+
+def run_stages(source: Path, config_dir: Path | None, out: Path, cycle: str = "2026-H1"):
+    """The pipeline's stages in order, without the engine: (ctx, prepared, results, archived input)."""
+    from antt import pipeline
+
+    ctx = pipeline.open_run(cycle, None, config_dir, out)
+    raw, archived = pipeline.read_source(str(source), ctx)
+    prep = pipeline.normalize_stage(raw, ctx)
+    issues = pipeline.validate_stage(prep, ctx)
+    return ctx, prep, pipeline.rank_stage(pipeline.score_stage(prep, issues, ctx), prep, ctx), archived

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import pytest
 
 from antt import pipeline
-from conftest import REPO
+from conftest import config_with_corrections, run_stages
 
 
 @pytest.fixture
@@ -17,23 +16,8 @@ def run_with(tmp_path, sheet):
     """Run the pipeline stages (no engine) on `sheet` with the given corrections for 2026-H1."""
 
     def _run(rows: list[dict]):
-        cfg = tmp_path / "config"
-        if not cfg.exists():
-            shutil.copytree(REPO / "config", cfg)
-        (cfg / "corrections").mkdir(exist_ok=True)
-        with open(cfg / "corrections" / "2026-H1.csv", "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["action", "school_code", "sheet_row", "question_id", "value",
-                                                   "reason", "by", "at"])
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({"question_id": "", "value": "", "reason": "đã gọi điện xác minh", "by": "Lan",
-                                 "at": "2026-06-11"} | row)
-        src = sheet.write_csv(tmp_path / "responses.csv")
-        ctx = pipeline.open_run("2026-H1", None, cfg, tmp_path / "out")
-        raw, archived = pipeline.read_source(str(src), ctx)
-        prep = pipeline.normalize_stage(raw, ctx)
-        issues = pipeline.validate_stage(prep, ctx)
-        res = pipeline.rank_stage(pipeline.score_stage(prep, issues, ctx), prep, ctx)
+        cfg = config_with_corrections(tmp_path, rows, reason="đã gọi điện xác minh", by="Lan", at="2026-06-11")
+        ctx, prep, res, archived = run_stages(sheet.write_csv(tmp_path / "responses.csv"), cfg, tmp_path / "out")
         folder = pipeline.write_stage(res, prep.rows_read, archived, ctx)
         doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         return {s["school_code"]: s for s in doc["schools"]}, doc, archived

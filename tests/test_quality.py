@@ -3,18 +3,15 @@ what, and the Data Docs open without a network."""
 
 from __future__ import annotations
 
-import csv
 import re
-import shutil
 from html.parser import HTMLParser
 
 import pytest
 
-from antt import pipeline
 from antt.checks.data_docs import trimmed, write_data_docs
 from antt.outputs.document import build_document
 from antt.outputs.quality import quality_view, render_data_quality, submission_contacts
-from conftest import REPO
+from conftest import config_with_corrections, run_stages
 
 
 @pytest.fixture
@@ -23,22 +20,8 @@ def run(tmp_path, sheet):
     context (its GX result on `ctx.validation`) and the contacts of every row."""
 
     def _run(corrections: list[dict] = ()):
-        cfg = tmp_path / "config"
-        shutil.copytree(REPO / "config", cfg, dirs_exist_ok=True)
-        if corrections:
-            (cfg / "corrections").mkdir(exist_ok=True)
-            with open(cfg / "corrections" / "2026-H1.csv", "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=["action", "school_code", "sheet_row", "question_id", "value",
-                                                       "reason", "by", "at"])
-                writer.writeheader()
-                writer.writerows({"question_id": "", "value": "", "reason": "", "by": "", "at": ""} | c
-                                 for c in corrections)
-        src = sheet.write_csv(tmp_path / "responses.csv")
-        ctx = pipeline.open_run("2026-H1", None, cfg, tmp_path / "out")
-        raw, archived = pipeline.read_source(str(src), ctx)
-        prep = pipeline.normalize_stage(raw, ctx)
-        issues = pipeline.validate_stage(prep, ctx)
-        res = pipeline.rank_stage(pipeline.score_stage(prep, issues, ctx), prep, ctx)
+        cfg = config_with_corrections(tmp_path, list(corrections))
+        ctx, prep, res, archived = run_stages(sheet.write_csv(tmp_path / "responses.csv"), cfg, tmp_path / "out")
         document = build_document(res, ctx.config, archived, rows_read=prep.rows_read, previous=None)
         return document, ctx, submission_contacts(prep.subs, ctx.config.form)
 
