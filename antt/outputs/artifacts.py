@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from antt.outputs.document import kpis
 from antt.results import CycleResults
 
