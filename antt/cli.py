@@ -244,18 +244,18 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
 
 
 @app.command()
-def report(cycle: CycleOpt, out: OutOpt = Path("out"),
+def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
            pdf: Annotated[bool, typer.Option("--pdf", help="Write report.pdf (A4, WeasyPrint) next to report.html.")]
            = False) -> None:
-    """A cycle's leadership report: print its path, or with --pdf print it to `<out>/<cycle>/report.pdf`."""
-    folder = out / cycle
-    html = folder / "report.html"
-    if not html.is_file():
-        _fail(f"no report for cycle {cycle}: {html} does not exist (run `antt run --cycle {cycle} …` first)")
+    """Render a cycle's report, unit pages and scorecards again from the history database (no source is read) and
+    print the report's path; with --pdf also print it to `<out>/<cycle>/report.pdf`."""
+    from antt.pipeline import rerender_cycle
+
+    html = rerender_cycle(cycle, config, out)
     if pdf:
         from antt.outputs.pdf import write_pdf
 
-        html = write_pdf(html.read_text(encoding="utf-8"), folder / "report.pdf", folder)
+        html = write_pdf(html.read_text(encoding="utf-8"), html.with_name("report.pdf"), html.parent)
     out_console.print(str(html.resolve()), highlight=False, soft_wrap=True)
 
 

@@ -37,6 +37,7 @@ cycles = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     # the whole results document (orjson, zlib): `antt report` can re-render a cycle without its source
     sa.Column("document", sa.LargeBinary),
+    sa.Column("run", sa.JSON),  # when the run started and its stage timings, for the re-rendered report's footer
 )
 
 school_results = sa.Table(
@@ -103,8 +104,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def record_cycle(engine_or_url: Engine | Path | str, document: dict, keep_document: bool = True) -> None:
-    """Store one cycle's results document, replacing whatever that cycle had; one transaction."""
+def record_cycle(engine_or_url: Engine | Path | str, document: dict, keep_document: bool = True,
+                 run: dict | None = None) -> None:
+    """Store one cycle's results document (and the run's start time and timings), replacing whatever that cycle
+    had; one transaction."""
     engine = open_history(engine_or_url)
     cycle = document["cycle"]
     cycle_id = cycle["id"]
@@ -116,6 +119,7 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, keep_docume
         "config_checksum": (document.get("config") or {}).get("checksum"),
         "recorded_at": datetime.now(timezone.utc),
         "document": zlib.compress(orjson.dumps(document), 1) if keep_document else None,
+        "run": run,
     }
     rows = [{"cycle_id": cycle_id, "school_code": s["school_code"], "position": i,
              **{k: s.get(k) for k in _SCALARS},
@@ -173,23 +177,22 @@ def previous_summary(engine_or_url: Engine | Path | str, cycle_id: str, previous
                         for code, score, verdict, rank in rows}}
 
 
-def school_trend(engine_or_url: Engine | Path | str, school_code: str) -> list[dict]:
-    """One school across every recorded cycle, in cycle order: cycle, score, verdict, rank_overall, status."""
-    engine = open_history(engine_or_url)
-    c = school_results.c
-    query = (sa.select(c.cycle_id.label("cycle"), c.score, c.verdict, c.rank_overall, c.status)
-             .join(cycles, cycles.c.id == c.cycle_id).where(c.school_code == school_code)
-             .order_by(*_cycle_order()))
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+def school_trend(engine_or_url: Engine | Path | str, school_code: str, before: str | None = None) -> list[dict]:
+    """One school across the recorded cycles, in cycle order: cycle, label, period_end, status, verdict, score,
+    rank_overall. `before` (an ISO date) keeps only cycles that end before it."""
+    return school_trends(engine_or_url, [school_code], before)[school_code]
 
 
-def school_trends(engine_or_url: Engine | Path | str, school_codes: list[str] | None = None) -> dict[str, list[dict]]:
+def school_trends(engine_or_url: Engine | Path | str, school_codes: list[str] | None = None,
+                  before: str | None = None) -> dict[str, list[dict]]:
     """`school_trend` for many schools in one query (scorecards for a whole cycle): {code: [trend rows]}."""
     engine = open_history(engine_or_url)
     c = school_results.c
-    query = (sa.select(c.school_code, c.cycle_id.label("cycle"), c.score, c.verdict, c.rank_overall, c.status)
+    query = (sa.select(c.school_code, c.cycle_id.label("cycle"), cycles.c.label, cycles.c.period_end, c.status,
+                       c.verdict, c.score, c.rank_overall)
              .join(cycles, cycles.c.id == c.cycle_id).order_by(*_cycle_order()))
+    if before is not None:
+        query = query.where(cycles.c.period_end < before)
     wanted = None if school_codes is None else set(school_codes)
     out: dict[str, list[dict]] = {} if wanted is None else {code: [] for code in wanted}
     with engine.connect() as conn:
@@ -203,7 +206,18 @@ def school_trends(engine_or_url: Engine | Path | str, school_codes: list[str] | 
 
 def load_document(engine_or_url: Engine | Path | str, cycle_id: str) -> dict | None:
     """The full results document recorded for a cycle (to re-render its pages), or None."""
+    recorded = load_cycle(engine_or_url, cycle_id)
+    return None if recorded is None else recorded[0]
+
+
+def load_cycle(engine_or_url: Engine | Path | str, cycle_id: str) -> tuple[dict, dict] | None:
+    """(document, run) recorded for a cycle, or None when the cycle or its document was not kept. `run` has
+    `started_at` and `timings`; a cycle recorded without them gets its recording time and no timings."""
     engine = open_history(engine_or_url)
     with engine.connect() as conn:
-        blob = conn.execute(sa.select(cycles.c.document).where(cycles.c.id == cycle_id)).scalar()
-    return None if blob is None else orjson.loads(zlib.decompress(blob))
+        row = conn.execute(sa.select(cycles.c.document, cycles.c.run, cycles.c.recorded_at)
+                           .where(cycles.c.id == cycle_id)).first()
+    if row is None or row.document is None:
+        return None
+    run = row.run or {"started_at": row.recorded_at.isoformat(timespec="seconds"), "timings": {}}
+    return orjson.loads(zlib.decompress(row.document)), run

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import shutil
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -181,7 +182,8 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
             (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
             _write_pages(staging / "units", render_units(document, config))
         with ctx.stage("render_scorecards"):
-            _write_pages(staging / "schools", render_scorecards(document, config), always=True)
+            trends = history.school_trends(engine, before=cycle.period_end.isoformat())
+            _write_pages(staging / "schools", render_scorecards(document, config, trends), always=True)
         with ctx.stage("render_data_quality"):
             docs = ctx.validation is not None
             (staging / "data_quality.html").write_text(
@@ -194,7 +196,7 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
         manifest = json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False, indent=1) + "\n"
         (staging / "manifest.json").write_text(manifest, encoding="utf-8")
     with ctx.stage("record_history"):  # after the folder is published; one transaction, replaces this cycle only
-        history.record_cycle(engine, document)
+        history.record_cycle(engine, document, run=run)
     engine.dispose()
     return final
 
@@ -261,3 +263,39 @@ def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
         "pages": pages,
         **({"source_files": ctx.source_files} if ctx.source_files else {}),
     }
+
+
+REPORT_PAGES = ("report.html", "units", "schools")
+
+
+def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str) -> Path:
+    """Render a recorded cycle's report, unit pages and scorecards again from the history database, without its
+    source (`antt report`). The cycle's other files (results.json, ranking.*, data_quality.html…) are kept as they
+    are; a cycle folder that is gone gets results.json back with the pages. Returns the report's path."""
+    config, out = load_config(config_dir), Path(out)
+    cycle = resolve_cycle(cycle_id, config.cycles)  # also keeps the id to what can name a folder
+    url = history.history_url(out)
+    if url == f"sqlite:///{(out / history.HISTORY_FILE).resolve()}" and not (out / history.HISTORY_FILE).is_file():
+        raise InputError(f"no history database in {out} (run `antt run --cycle {cycle.id} …` first)")
+    engine = history.open_history(url)
+    try:
+        recorded = history.load_cycle(engine, cycle.id)
+        if recorded is None:
+            raise InputError(f"cycle {cycle.id} is not recorded in the history database "
+                             f"(run `antt run --cycle {cycle.id} …` first)")
+        document, run = recorded
+        trends = history.school_trends(engine, before=document["cycle"]["period_end"])
+    finally:
+        engine.dispose()
+    final = out / cycle.id
+    with staged_folder(final) as staging:
+        if final.is_dir():
+            for item in final.iterdir():
+                if item.name not in REPORT_PAGES:
+                    (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
+        else:
+            (staging / "results.json").write_bytes(to_json(document))
+        (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
+        _write_pages(staging / "units", render_units(document, config))
+        _write_pages(staging / "schools", render_scorecards(document, config, trends), always=True)
+    return final / "report.html"

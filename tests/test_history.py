@@ -14,7 +14,8 @@ from antt import history
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.pipeline import normalize_stage, open_run, rank_stage, read_source, score_stage, validate_stage
 from antt.registry import load_registry
-from conftest import REPO, Sheet
+from antt.text import vi_number
+from conftest import REPO, Sheet, run_stages
 
 REGISTRY = """school_code,school_name,level,ward,emails
 MN01,Trường Mầm non Hà An,MN,phường Hà An,mn01@truong.example.org
@@ -136,15 +137,29 @@ def test_school_trend_is_in_cycle_order(tmp_path, docs):
     code = docs["2026-H1"]["schools"][0]["school_code"]
     trend = history.school_trend(engine, code)
     assert [t["cycle"] for t in trend] == ["2025-Y", "2026-H1", "2026-Y"]
-    assert set(trend[0]) == {"cycle", "score", "verdict", "rank_overall", "status"}
-    assert trend[0]["score"] == 40.0
-    assert trend[1] == {"cycle": "2026-H1", **{k: next(s for s in docs["2026-H1"]["schools"]
-                                                        if s["school_code"] == code)[k]
-                                                for k in ("score", "verdict", "rank_overall", "status")}}
+    assert set(trend[0]) == {"cycle", "label", "period_end", "score", "verdict", "rank_overall", "status"}
+    assert trend[0]["score"] == 40.0 and trend[0]["period_end"] == "2025-11-15"
+    h1 = next(s for s in docs["2026-H1"]["schools"] if s["school_code"] == code)
+    assert trend[1] == {"cycle": "2026-H1", "label": docs["2026-H1"]["cycle"]["label"],
+                        "period_end": docs["2026-H1"]["cycle"]["period_end"],
+                        **{k: h1[k] for k in ("score", "verdict", "rank_overall", "status")}}
+    # a scorecard shows the cycles before its own
+    assert [t["cycle"] for t in history.school_trend(engine, code, before="2026-11-15")] == ["2025-Y", "2026-H1"]
     assert history.school_trends(engine, [code])[code] == trend
     assert history.school_trend(engine, "NOPE") == []
     # with no id named, the previous cycle is the latest recorded one of the same kind
     assert history.previous_summary(engine, "2026-Y", None)["cycle"] == "2025-Y"
+
+
+def test_a_cycle_is_loaded_back_with_its_run(tmp_path, docs):
+    engine = history.open_history(tmp_path)
+    run = {"started_at": "2026-06-10T07:00:00+07:00", "timings": {"read": 0.5}}
+    history.record_cycle(engine, docs["2026-H1"], run=run)
+    history.record_cycle(engine, docs["2026-Y"])
+    assert history.load_cycle(engine, "2026-H1") == (docs["2026-H1"], run)
+    document, recorded = history.load_cycle(engine, "2026-Y")
+    assert document == docs["2026-Y"] and recorded["timings"] == {} and recorded["started_at"]
+    assert history.load_cycle(engine, "2030-H1") is None
 
 
 def test_history_url_from_the_environment(tmp_path, monkeypatch):
@@ -169,15 +184,6 @@ def test_fifty_thousand_schools_record_in_a_few_seconds(tmp_path, docs):
     assert elapsed < 8, f"{elapsed:.1f}s per cycle"
 
 
-def _pipeline_records_history() -> bool:
-    import inspect
-
-    from antt import pipeline
-
-    return "record_cycle" in inspect.getsource(pipeline.write_stage)
-
-
-@pytest.mark.skipif(not _pipeline_records_history(), reason="history is not wired into antt/pipeline.py yet")
 def test_the_pipeline_records_each_cycle_and_takes_previous_from_the_database(tmp_path, config, registry):
     import shutil
 
@@ -203,3 +209,67 @@ def test_the_pipeline_records_each_cycle_and_takes_previous_from_the_database(tm
     annual = json.loads((out / "2026-Y" / "results.json").read_text(encoding="utf-8"))
     assert annual["previous"] == history.previous_summary(out, "2026-Y", "2026-H1")
     assert annual["previous"]["schools"][codes[0]]["verdict"] is not None
+
+
+@pytest.fixture
+def two_cycles(tmp_path, config, registry):
+    """2026-H1 then 2026-Y through the real stages into one output folder; the first school reports in both."""
+    from antt import pipeline
+
+    sheet = Sheet(config, registry)
+    codes = registry["school_code"].tolist()
+    sheet.add(codes[0], at="9/6/2026 8:00:00", D2="1")  # fails a criterion in H1 …
+    sheet.add(codes[0], at="5/11/2026 8:00:00")  # … and meets the standard in Y
+    sheet.add(codes[1], at="5/11/2026 9:00:00")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    out = tmp_path / "out"
+    for cycle_id in ("2026-H1", "2026-Y"):
+        ctx, prep, res, archived = run_stages(src, REPO / "config", out, cycle_id)
+        pipeline.write_stage(res, prep.rows_read, archived, ctx)
+    return out, codes, src
+
+
+def test_a_scorecard_shows_the_school_over_the_past_cycles(two_cycles):
+    import json
+
+    out, codes, _ = two_cycles
+    annual = json.loads((out / "2026-Y" / "results.json").read_text(encoding="utf-8"))
+    this = next(s for s in annual["schools"] if s["school_code"] == codes[0])
+    page = (out / "2026-Y" / "schools" / f"{codes[0]}.html").read_text(encoding="utf-8")
+    trend = page[page.index("Kết quả qua các kỳ"):page.index("</table>", page.index("Kết quả qua các kỳ"))]
+    assert trend.index("2026-H1") < trend.index("2026-Y")  # in cycle order, this cycle last
+    h1 = history.school_trend(out, codes[0])[0]
+    assert h1["cycle"] == "2026-H1" and h1["verdict"] == "chua_dat" and this["verdict"] == "dat"
+    assert "Chưa đạt" in trend and "Đạt" in trend
+    assert '<svg class="trend"' in trend and vi_number(this["score"]) in trend and vi_number(h1["score"]) in trend
+    first = (out / "2026-H1" / "schools" / f"{codes[0]}.html").read_text(encoding="utf-8")
+    assert "Đây là kỳ đầu tiên của trường" in first  # nothing recorded before H1
+
+
+def test_report_is_rendered_again_from_the_database_alone(two_cycles):
+    import shutil
+
+    from antt.errors import AnttError
+    from antt.pipeline import rerender_cycle
+
+    out, codes, src = two_cycles
+    folder = out / "2026-Y"
+    pages = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.html") if p.name != "data_quality.html"}
+    kept = {name: (folder / name).read_bytes() for name in ("ranking.xlsx", "results.json", "data_quality.html")}
+    src.unlink()  # the source is not needed
+    (folder / "report.html").unlink()
+    shutil.rmtree(folder / "schools")
+    assert rerender_cycle("2026-Y", None, out) == folder / "report.html"
+    assert {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.html")
+            if p.name != "data_quality.html"} == pages  # the same bytes as the run wrote
+    assert {name: (folder / name).read_bytes() for name in kept} == kept  # the rest is left as it was
+    shutil.rmtree(folder)
+    rerender_cycle("2026-Y", None, out)
+    assert (folder / "results.json").read_bytes() == kept["results.json"] and (folder / "report.html").is_file()
+    with pytest.raises(AnttError, match="2025-Y is not recorded"):
+        rerender_cycle("2025-Y", None, out)
+    with pytest.raises(AnttError, match="unknown cycle"):
+        rerender_cycle("../2026-Y", None, out)
+    with pytest.raises(AnttError, match="no history database"):
+        rerender_cycle("2026-Y", None, out / "elsewhere")
+    assert not (out / "elsewhere").exists()

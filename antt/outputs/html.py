@@ -502,8 +502,28 @@ class _ScorecardRows:
         return sections
 
 
-def render_scorecards(document: dict, config: Config) -> Iterator[tuple[str, str]]:
-    """One scorecard per school in the document: (school_code, html)."""
+def _trend_chart(rows: list[dict]) -> Markup:
+    """The school's score (0–100) over its cycles as an inline SVG line; empty below two scored cycles."""
+    scored = [(r["cycle"], r["score"]) for r in rows if r["score"] is not None]
+    if len(scored) < 2:
+        return Markup("")
+    width, height, pad, step = 60 + 90 * (len(scored) - 1), 120, 30, 90
+    xy = [(pad + i * step, 10 + (100 - score) * (height - 40) / 100) for i, (_, score) in enumerate(scored)]
+    parts = [f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="Điểm qua các kỳ">',
+             f'<line x1="{pad}" x2="{width - pad}" y1="{height - 30}" y2="{height - 30}" class="axis"/>',
+             '<polyline points="{}"/>'.format(" ".join(f"{x:.0f},{y:.1f}" for x, y in xy))]
+    for (cycle, score), (x, y) in zip(scored, xy):
+        parts.append(f'<circle cx="{x:.0f}" cy="{y:.1f}" r="3.5"/>'
+                     f'<text x="{x:.0f}" y="{y - 8:.1f}">{escape(vi_number(score))}</text>'
+                     f'<text x="{x:.0f}" y="{height - 12}" class="muted">{escape(cycle)}</text>')
+    return Markup("".join(parts) + "</svg>")
+
+
+def render_scorecards(document: dict, config: Config, trends: dict[str, list[dict]] | None = None
+                      ) -> Iterator[tuple[str, str]]:
+    """One scorecard per school in the document: (school_code, html). `trends` holds each school's results in the
+    cycles before this one (from the history database); the scorecard shows them with this cycle's."""
     template = _ENV.get_template("scorecard.html.j2")
     common = _common(document, config)
     rows = _ScorecardRows(config, _ENV.get_template("_scorecard.html.j2").make_module(common))
@@ -511,9 +531,14 @@ def render_scorecards(document: dict, config: Config) -> Iterator[tuple[str, str
     in_level = Counter(s["level"] for s in document["schools"])
     issues_of = _issues_by_school(document)
     ranked, set_id = len(document["schools"]), config.criteria.id
+    cycle, trends = document["cycle"], trends or {}
     # Templates get `school` as an attribute view: `school.ward` on a dict is a failed getattr before the lookup.
     for school in document["schools"]:
         sections, earned, possible = rows.indicator_sections(school)
+        trend = trends.get(school["school_code"])
+        if trend:
+            trend = [*trend, {"cycle": cycle["id"], "label": cycle["label"], "period_end": cycle["period_end"],
+                              **{k: school[k] for k in ("status", "verdict", "score", "rank_overall")}}]
         yield school["school_code"], template.render(
             **common, ui=ui, school=SimpleNamespace(**school), notice=rows.notices.get(school["status"], ""),
             failed=rows.failed_items(school), criteria_rows=rows.criteria_rows(school),
@@ -521,4 +546,5 @@ def render_scorecards(document: dict, config: Config) -> Iterator[tuple[str, str
             answer_sections=rows.answer_sections(school), issues=issues_of.get(school["school_code"], []),
             others=[(k, v) for k, v in school["verdicts_by_set"].items() if k != set_id and v],
             questions=config.form.by_id, ranked=ranked, ranked_in_level=in_level[school["level"]],
+            trend=trend, trend_chart=_trend_chart(trend) if trend else "",
         )
