@@ -503,20 +503,20 @@ class _ScorecardRows:
 
 
 def _trend_chart(rows: list[dict]) -> Markup:
-    """The school's score (0–100) over its cycles as an inline SVG line; empty below two scored cycles."""
+    """The school's score (0–100) in each cycle as an inline SVG bar chart; empty below two scored cycles."""
     scored = [(r["cycle"], r["score"]) for r in rows if r["score"] is not None]
     if len(scored) < 2:
         return Markup("")
-    width, height, pad, step = 60 + 90 * (len(scored) - 1), 120, 30, 90
-    xy = [(pad + i * step, 10 + (100 - score) * (height - 40) / 100) for i, (_, score) in enumerate(scored)]
+    step, bar, top, area = 84, 40, 20, 80  # px: column width, bar width, room for the labels, 100 points
+    width, height = step * len(scored), top + area + 22
     parts = [f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="Điểm qua các kỳ">',
-             f'<line x1="{pad}" x2="{width - pad}" y1="{height - 30}" y2="{height - 30}" class="axis"/>',
-             '<polyline points="{}"/>'.format(" ".join(f"{x:.0f},{y:.1f}" for x, y in xy))]
-    for (cycle, score), (x, y) in zip(scored, xy):
-        parts.append(f'<circle cx="{x:.0f}" cy="{y:.1f}" r="3.5"/>'
-                     f'<text x="{x:.0f}" y="{y - 8:.1f}">{escape(vi_number(score))}</text>'
-                     f'<text x="{x:.0f}" y="{height - 12}" class="muted">{escape(cycle)}</text>')
+             f'aria-label="Điểm thực hiện kế hoạch qua các kỳ">',
+             f'<line class="axis" x1="0" x2="{width}" y1="{top + area}" y2="{top + area}"/>']
+    for i, (cycle, score) in enumerate(scored):
+        x, h = i * step + (step - bar) / 2, area * max(0.0, min(score, 100.0)) / 100
+        parts.append(f'<rect x="{x:.0f}" y="{top + area - h:.1f}" width="{bar}" height="{h:.1f}"/>'
+                     f'<text x="{x + bar / 2:.0f}" y="{top + area - h - 5:.1f}">{escape(vi_number(score))}</text>'
+                     f'<text class="muted" x="{x + bar / 2:.0f}" y="{height - 5}">{escape(cycle)}</text>')
     return Markup("".join(parts) + "</svg>")
 
 
