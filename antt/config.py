@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from antt.errors import ConfigError
 
@@ -126,6 +126,12 @@ class Form(_Model):
     @property
     def school_question(self) -> Question:
         return next(q for q in self.questions if q.options_from == "registry")
+
+    @property
+    def contact_questions(self) -> list[Question]:
+        """Who filled the form: the text and phone questions beside the school question (the analyst's, only)."""
+        section = self.school_question.section
+        return [q for q in self.questions if q.section == section and q.type in ("text", "phone")]
 
     def message(self, key: str, **values: Any) -> str:
         return self.messages[key].format(**values)
@@ -260,12 +266,25 @@ class Office(_Model):
     signer_title: list[str]
     signer_name: str
     contact_email: str
+    # Who `antt report --send` (and the final scheduled run) e-mails the leadership report to.
+    leadership_emails: list[str] = []
     plan_reference: str
     level_names: dict[str, str]
     # Above this many schools report.html lists only each ranking's top and bottom and links one page per unit.
     report_full_ranking_max: Annotated[int, Field(ge=0)] = 300
     report_top_bottom: Annotated[int, Field(ge=1)] = 20
     report_list_max: Annotated[int, Field(ge=1)] = 40
+
+    @field_validator("leadership_emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        from antt.remind import is_address  # antt.remind imports this module
+
+        value = [a.strip() for a in value]
+        bad = [a for a in value if not is_address(a)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an e-mail address")
+        return value
 
 
 class Config(_Model):

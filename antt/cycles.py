@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from antt.config import Cycles, MonthDay
 from antt.errors import AnttError
 
-_CYCLE_ID = re.compile(r"^(?P<year>20\d\d)-(?P<kind>[A-Z][A-Z0-9]*)$")
+_CYCLE_ID = re.compile(r"(?P<year>20\d\d)-(?P<kind>[A-Z][A-Z0-9]*)")  # fullmatch: "2026-H1\n" names no cycle
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _on(year: int, md: MonthDay) -> date:
 
 def resolve_cycle(cycle_id: str, cycles: Cycles) -> Cycle:
     """`2026-H1` → the cycle's dates. Raises AnttError for an id that names no configured cycle kind."""
-    m = _CYCLE_ID.match(cycle_id or "")
+    m = _CYCLE_ID.fullmatch(cycle_id or "")
     if not m or m["kind"] not in cycles.kinds:
         kinds = ", ".join(f"YYYY-{k}" for k in cycles.kinds)
         raise AnttError(f"unknown cycle {cycle_id!r}: expected one of {kinds} (for example 2026-H1)")

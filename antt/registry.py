@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,10 @@ from antt.text import clean_series
 COLUMNS = ["school_code", "school_name", "level", "ward", "emails"]
 OPTIONAL = ["opened", "closed"]
 UNIT = "unit"  # optional: the reporting unit (district office) a school belongs to; default: one unit
+# A school code names files (`schools/<code>.html`, reminder drafts) and leads its form option "CODE – name": so
+# nothing that could climb out of a folder, start a spreadsheet formula, or be a device name on Windows.
+_CODE = re.compile(r"[0-9A-Z][0-9A-Z_.]{0,39}")
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))}
 
 
 def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -> pd.DataFrame:
@@ -28,13 +33,16 @@ def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -
         raise InputError(f"{path}: school registry not found") from None
     except (UnicodeDecodeError, IsADirectoryError):
         raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
-    if not any(ln.strip() for ln in lines):
+    lines = text.splitlines()
+    # The file's line number of each record, as an editor or a spreadsheet shows it (one school a line).
+    numbers = [n for n, ln in enumerate(lines, start=1) if ln.strip() and not ln.lstrip().startswith("#")]
+    if not numbers:
         raise InputError(f"{path}: school registry is empty")
     try:
-        df = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False)
+        df = pd.read_csv(io.StringIO("\n".join(lines[n - 1] for n in numbers)), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{path}: school registry is not a readable CSV ({str(exc).splitlines()[0]})") from None
+    line = pd.Series(numbers[1:len(df) + 1], index=df.index)
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -45,10 +53,19 @@ def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -
     df["school_code"] = df["school_code"].str.upper()
     blank = df["school_code"].isna()
     if blank.any():
-        raise InputError(f"{path}: line {int(blank.to_numpy().argmax()) + 2}: school_code is empty")
-    dupes = df.loc[df["school_code"].duplicated(), "school_code"]
-    if len(dupes):
-        raise InputError(f"{path}: duplicate school_code {', '.join(sorted(set(dupes)))}")
+        raise InputError(f"{path}: line {line[blank].iloc[0]}: school_code is empty")
+    codes = df["school_code"]
+    unsafe = ~codes.str.fullmatch(_CODE.pattern) | codes.str.split(".").str[0].isin(_WINDOWS_DEVICES)
+    if unsafe.any():
+        raise InputError(f"{path}: line {line[unsafe].iloc[0]}: school_code {codes[unsafe].iloc[0]!r} cannot name a "
+                         f"file: use letters A-Z, digits, '_' or '.', starting with a letter or digit, at most 40 "
+                         f"(and not a Windows device name)")
+    dupes = df["school_code"].duplicated(keep=False)
+    if dupes.any():
+        where = line[dupes].groupby(df.loc[dupes, "school_code"]).agg(
+            lambda n: ", ".join(map(str, n.iloc[:-1])) + f" and {n.iloc[-1]}")
+        raise InputError(f"{path}: duplicate school_code " +
+                         "; ".join(f"{code} (lines {at})" for code, at in where.items()))
     bad = df.loc[~df["level"].isin(levels), ["school_code", "level"]]
     if len(bad):
         code, level = bad.iloc[0]

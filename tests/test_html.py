@@ -148,7 +148,8 @@ def test_schools_needing_attention_show_failed_criteria_fixes_and_blocking_issue
     attention = html[html.index("Trường cần quan tâm"):html.index("Nơi nhận")]
     k6 = next(c for c in config.criteria.criteria if c.id == "K6")
     assert "Trường Tiểu học Hà An" in attention and k6.title in attention and k6.remediation in attention
-    assert "Trường Tiểu học Cẩm La" in attention and "someone@gmail.com" in attention
+    assert "Trường Tiểu học Cẩm La" in attention and "chưa được đăng ký cho trường" in attention
+    assert "someone@gmail.com" not in attention  # the sender's address stays on the data-quality page
     assert "Trường THCS Yên Giang" not in attention
 
 

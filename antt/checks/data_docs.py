@@ -8,6 +8,7 @@ out, and a small inline stylesheet stands in for Bootstrap's layout.
 from __future__ import annotations
 
 import copy
+import html
 import re
 from collections import Counter
 from pathlib import Path
@@ -16,6 +17,7 @@ from jinja2 import BaseLoader, Environment
 
 UNEXPECTED_SHOWN = 200  # per expectation: a national run's COMPLETE result lists thousands of rows
 _LISTS = ("unexpected_list", "unexpected_index_list", "partial_unexpected_list", "partial_unexpected_index_list")
+_VALUES = (*_LISTS, "partial_unexpected_counts")  # what a result holds of the sheet's own cells
 
 # A remote resource in a GX template: a script or stylesheet from a CDN, an image, a CSS url(). Anchors stay.
 _REMOTE = re.compile(
@@ -110,6 +112,30 @@ def trimmed(validation_result, most: int = UNEXPECTED_SHOWN) -> tuple[object, in
     return out, cut
 
 
+def _as_text(value):
+    """A value from the sheet, its strings HTML-escaped (inside lists and dicts too)."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {k: _as_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_text(v) for v in value]
+    return value
+
+
+def escaped(validation_result) -> object:
+    """A shallow copy of a suite result whose unexpected values are HTML-escaped: GX's view writes the cells of its
+    unexpected-value tables into the page as they are, and those cells are what the schools typed."""
+    results = []
+    for res in validation_result.results:
+        res = copy.copy(res)
+        res.result = {k: (_as_text(v) if k in _VALUES else v) for k, v in (res.result or {}).items()}
+        results.append(res)
+    out = copy.copy(validation_result)
+    out.results = results
+    return out
+
+
 def expectation_kinds(validation_result) -> list[tuple[str, int, int]]:
     """(expectation type, how many in the suite, how many failed), by type."""
     total, failed = Counter(), Counter()
@@ -132,7 +158,7 @@ def write_data_docs(validation_result, folder: Path, back: str = "../data_qualit
     shown, cut = trimmed(validation_result, most)
     view = DefaultJinjaPageView()
     view.env.loader = _OfflineLoader(view.env.loader)
-    document = ValidationResultsPageRenderer().render(shown)
+    document = ValidationResultsPageRenderer().render(escaped(shown))
     html = view.render(document, back=back, trimmed=cut, shown=most, kinds=expectation_kinds(validation_result),
                        show_how_to_buttons=False)
     html = _SITE_LINK.sub(r"\1", html).replace("<html>", '<html lang="en">', 1)

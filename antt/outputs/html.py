@@ -173,6 +173,7 @@ def _common(document: dict, config: Config) -> dict[str, Any]:
         "grades": {g.id: g for g in config.scoring.grades},
         "criteria_set": config.criteria,
         "criteria_sets": config.criteria_sets,
+        "contact_ids": frozenset(q.id for q in config.form.contact_questions),
     }
 
 
@@ -414,7 +415,10 @@ class _ScorecardRows:
         self.failed = {c.id: macros.failed_item(c) for c in config.criteria.criteria}
         self.sections = [(sec, [(i, tuple(i.questions)) for i in sec.indicators]) for sec in config.scoring.sections]
         self.indicator_slots: dict[tuple, _Slotted] = {}
-        self.answer_heads = [(macros.answers_head(sec), [q for q in form.questions if q.section == sec.id])
+        # who filled the form (name, phone) stays on the analyst's data-quality page
+        contacts = {q.id for q in form.contact_questions}
+        self.answer_heads = [(macros.answers_head(sec), [q for q in form.questions
+                                                         if q.section == sec.id and q.id not in contacts])
                              for sec in form.sections]
         self.answer_slots = {q.id: _Slotted(macros.answer_row(q, _Slotted.MARK)) for q in form.questions}
         self.notices = {status: macros.status_notice(status) for status in ("submitted", "needs_correction", "missing")}

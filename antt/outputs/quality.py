@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from antt.checks.validate import SEVERITY_ORDER
-from antt.config import Config, Form, Question
+from antt.config import Config, Form
 from antt.normalize import EMAIL
 from antt.outputs.html import _ENV, _common, _ui
 
@@ -26,19 +26,13 @@ _NOT_COUNTED_NOTES = ("superseded", "other_cycle")
 GROUPS = ("needs_correction", "unregistered", "missing", "warning", "info")
 
 
-def contact_questions(form: Form) -> list[Question]:
-    """The answers that say who filled the form: the text and phone questions beside the school question."""
-    section = form.school_question.section
-    return [q for q in form.questions if q.section == section and q.type in ("text", "phone")]
-
-
 def submission_contacts(subs: pd.DataFrame, form: Form) -> dict[int, dict[str, str]]:
     """Sheet row → the sender's e-mail and the reporter's answers (name, position, phone), as given; for the analyst
     to call about a submission that could not be counted. `subs` is the normalised frame (`Prepared.subs`)."""
     columns = {}
     if EMAIL in subs.columns:
         columns[EMAIL] = subs[EMAIL]
-    for q in contact_questions(form):
+    for q in form.contact_questions:
         if q.id in subs.columns:
             given = subs[q.id]
             invalid = f"{q.id}__invalid"
@@ -104,7 +98,7 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
                     "blocked": any(i["severity"] == "error" for i in why_not[row]), "contact": contacts.get(row, {})}
                    for row in sorted(why_not)]
 
-    contact_ids = [q.id for q in contact_questions(config.form)]
+    contact_ids = [q.id for q in config.form.contact_questions]
 
     def submissions(school: dict | None, issues: list[dict]) -> list[dict]:
         """The school's rows the page talks about: the counted one and every row with an issue, with who sent it."""
@@ -160,7 +154,7 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
         "missing": missing,
         "corrections": document["corrections"],
         "bad_corrections": sorted(bad_corrections, key=lambda i: i["message"]),
-        "contact_questions": contact_questions(config.form),
+        "contact_questions": config.form.contact_questions,
     }
 
 
