@@ -246,9 +246,19 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
 @app.command()
 def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
            pdf: Annotated[bool, typer.Option("--pdf", help="Write report.pdf (A4, WeasyPrint) next to report.html.")]
-           = False) -> None:
+           = False,
+           send: Annotated[bool, typer.Option("--send", help="E-mail the report (report.pdf, ranking.xlsx and a "
+                                                             "summary) to office.yaml's leadership_emails.")] = False,
+           send_scorecards: Annotated[bool, typer.Option("--send-scorecards", help="E-mail each school its "
+                                                         "scorecard at its registered addresses.")] = False,
+           schools: SchoolsOpt = None,
+           dry_run: Annotated[Optional[Path], typer.Option("--dry-run", help="With --send/--send-scorecards: write "
+                                                         "the messages as .eml files here; send nothing.")] = None,
+           ) -> None:
     """Render a cycle's report, unit pages and scorecards again from the history database (no source is read) and
-    print the report's path; with --pdf also print it to `<out>/<cycle>/report.pdf`."""
+    print the report's path; with --pdf also print it to `<out>/<cycle>/report.pdf`. --send and --send-scorecards
+    e-mail it over the ANTT_SMTP_* settings, each message at most once a day; exit 1 when one was refused."""
+    mailing = _report_mail_preflight(cycle, config, schools, out, dry_run, send, send_scorecards)  # fails fast
     from antt.pipeline import rerender_cycle
 
     html = rerender_cycle(cycle, config, out)
@@ -256,7 +266,69 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
         from antt.outputs.pdf import write_pdf
 
         html = write_pdf(html.read_text(encoding="utf-8"), html.with_name("report.pdf"), html.parent)
+    delivered = _send_report_mail(html.parent, *mailing, send=send, send_scorecards=send_scorecards) \
+        if mailing else True
     out_console.print(str(html.resolve()), highlight=False, soft_wrap=True)
+    if not delivered:
+        raise typer.Exit(1)
+
+
+def _report_mail_preflight(cycle: str, config: Path | None, schools: Path | None, out: Path, dry_run: Path | None,
+                           send: bool, send_scorecards: bool) -> tuple | None:
+    """Before anything is rendered: (config, registry or None, outbox) for --send / --send-scorecards, or None.
+    Leadership list, registry and SMTP settings are checked here."""
+    if not (send or send_scorecards):
+        if dry_run:
+            _fail("--dry-run goes with --send or --send-scorecards")
+        return None
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from antt import delivery
+    from antt.config import load_config
+    from antt.cycles import resolve_cycle
+    from antt.outputs.mail import Outbox
+    from antt.registry import load_registry
+
+    cfg = load_config(config)
+    cycle_id = resolve_cycle(cycle, cfg.cycles).id
+    if send:
+        delivery.leadership(cfg)
+    registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
+                             default_unit=cfg.office.office_short) if send_scorecards else None
+    now = datetime.now(ZoneInfo(cfg.cycles.timezone))
+    return cfg, registry, Outbox.open(out, cycle_id, now.date(), now, cfg.office.contact_email, dry_run)
+
+
+def _send_report_mail(folder: Path, cfg, registry, outbox, send: bool, send_scorecards: bool) -> bool:
+    """Send, list the report's recipients and whatever did not go, print a one-line summary. False when a message
+    or a recipient was refused."""
+    from antt.outputs import mail, report_mail
+
+    deliveries, unreachable = [], []
+    if send:
+        deliveries.append(report_mail.send_report(folder, cfg, outbox))
+    if send_scorecards:
+        sent, unreachable = report_mail.send_scorecards(folder, cfg, registry, outbox)
+        deliveries += sent
+    counts = mail.tally(deliveries)
+    table = Table(title=f"{folder.name}: e-mail")
+    for col in ("school", "kind", "status", "recipients", "detail"):
+        table.add_column(col, overflow="fold")
+    for d in deliveries:
+        if d.kind == "report" or d.status == "failed" or d.refused:
+            refused = "; ".join(f"{a}: {reply}" for a, reply in d.refused.items())
+            table.add_row(d.school_code or "(leadership)", d.kind, d.status, ", ".join(d.recipients),
+                          "; ".join(filter(None, [d.reason, refused and f"refused {refused}", d.path])))
+    for u in unreachable:
+        table.add_row(u.school_code, "scorecard", "no address", "",
+                      f"{u.school_name}: " + ("unusable " + "; ".join(u.unusable) if u.unusable else "none registered"))
+    if table.row_count:
+        console.print(table)
+    console.print(f"sent {counts['sent']}, already sent today {counts['skipped']}, failed {counts['failed']}, "
+                  f"refused recipients {counts['refused']}, written {counts['written']}, "
+                  f"no valid address {len(unreachable)}", highlight=False, soft_wrap=True)
+    return not (counts["failed"] or counts["refused"])
 
 
 @app.command()

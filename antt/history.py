@@ -19,6 +19,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from antt.faults import checkpoint
+
 HISTORY_FILE = "history.sqlite"
 URL_ENV = "ANTT_HISTORY_URL"
 
@@ -91,13 +93,19 @@ def open_history(target: Engine | Path | str) -> Engine:
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
             engine.dispose()  # connections opened before the listener get the pragmas too
-        metadata.create_all(engine)
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":  # two runs creating a new file's tables at once take turns
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            metadata.create_all(conn)
+            if "run" not in {c["name"] for c in sa.inspect(conn).get_columns("cycles")}:
+                conn.exec_driver_sql("ALTER TABLE cycles ADD COLUMN run JSON")  # a database from before the column
         _ready.add(engine)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=60000")  # another cycle's run may be recording: wait for it
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -132,6 +140,7 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, keep_docume
         conn.execute(cycles.insert(), head)
         if rows:
             conn.execute(school_results.insert(), rows)  # executemany
+        checkpoint("history:before_commit")
 
 
 def recorded_cycles(engine_or_url: Engine | Path | str) -> list[dict]:

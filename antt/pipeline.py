@@ -30,6 +30,8 @@ from antt.checks.validate import header_issues, issues_from_results, run_suite, 
 from antt.config import Config, load_config
 from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
+from antt.faults import checkpoint
+from antt.locks import cycle_lock
 from antt.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.normalize import HeaderMatch, match_headers, normalize
 from antt.outputs.document import build_document, previous_summary, to_json
@@ -75,6 +77,7 @@ class RunContext:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 3)
+        checkpoint(f"after:{name}")
 
 
 def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str) -> RunContext:
@@ -96,6 +99,7 @@ def read_source(source: str, ctx: RunContext) -> tuple[RawTable, ArchivedInput]:
         from antt.sources.gsheet import fetch_sheet
 
         raw, archived = fetch_sheet(source, ctx.out)
+        checkpoint("archived")
         log.info("read %s as snapshot %s", archived.original, archived.stored.name)
         return raw, archived
     path = Path(source)
@@ -103,6 +107,7 @@ def read_source(source: str, ctx: RunContext) -> tuple[RawTable, ArchivedInput]:
         timezone = ctx.config.cycles.timezone
         data = folder_bytes(path, timezone)
         archived = archive_bytes(data, ".zip", source, ctx.out)
+        checkpoint("archived")
         found = read_folder(path, timezone, packed=data)
         for name, reason in found.skipped:
             log.warning("skipped %s: %s", name, reason)
@@ -112,6 +117,7 @@ def read_source(source: str, ctx: RunContext) -> tuple[RawTable, ArchivedInput]:
     if not path.is_file():
         raise InputError(f"{source}: file not found" if not path.exists() else f"{source}: not a file")
     archived = archive_input(path, ctx.out)
+    checkpoint("archived")
     return read_export(archived.stored, label=source), archived
 
 
@@ -175,6 +181,7 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
             document = build_document(res, config, archived, rows_read=rows_read, previous=previous)
             (staging / "results.json").write_bytes(to_json(document))
+            checkpoint("staged:results.json")
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
         with ctx.stage("render_report"):
@@ -277,25 +284,26 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
     url = history.history_url(out)
     if url == f"sqlite:///{(out / history.HISTORY_FILE).resolve()}" and not (out / history.HISTORY_FILE).is_file():
         raise InputError(f"no history database in {out} (run `antt run --cycle {cycle.id} …` first)")
-    engine = history.open_history(url)
-    try:
-        recorded = history.load_cycle(engine, cycle.id)
-        if recorded is None:
-            raise InputError(f"cycle {cycle.id} is not recorded in the history database "
-                             f"(run `antt run --cycle {cycle.id} …` first)")
-        document, run = recorded
-        trends = history.school_trends(engine, before=document["cycle"]["period_end"])
-    finally:
-        engine.dispose()
-    final = out / cycle.id
-    with staged_folder(final) as staging:
-        if final.is_dir():
-            for item in final.iterdir():
-                if item.name not in REPORT_PAGES:
-                    (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
-        else:
-            (staging / "results.json").write_bytes(to_json(document))
-        (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
-        _write_pages(staging / "units", render_units(document, config))
-        _write_pages(staging / "schools", render_scorecards(document, config, trends), always=True)
+    with cycle_lock(out, cycle.id, job="re-render"):  # a run of the cycle would swap the folder under us
+        engine = history.open_history(url)
+        try:
+            recorded = history.load_cycle(engine, cycle.id)
+            if recorded is None:
+                raise InputError(f"cycle {cycle.id} is not recorded in the history database "
+                                 f"(run `antt run --cycle {cycle.id} …` first)")
+            document, run = recorded
+            trends = history.school_trends(engine, before=document["cycle"]["period_end"])
+        finally:
+            engine.dispose()
+        final = out / cycle.id
+        with staged_folder(final) as staging:
+            if final.is_dir():
+                for item in final.iterdir():
+                    if item.name not in REPORT_PAGES:
+                        (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
+            else:
+                (staging / "results.json").write_bytes(to_json(document))
+            (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
+            _write_pages(staging / "units", render_units(document, config))
+            _write_pages(staging / "schools", render_scorecards(document, config, trends), always=True)
     return final / "report.html"

@@ -8,7 +8,7 @@ Sending (or writing `.eml` files) is `antt.outputs.mail`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
@@ -38,8 +38,18 @@ _ENV = Environment(
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a message carries: the name its recipient sees, its MIME type (`application/pdf`) and its bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Reminder:
-    """One e-mail to send: `kind` is reminder / overdue (to a school) or summary (to the analyst, school_code '')."""
+    """One e-mail to send: `kind` is reminder / overdue (to a school), summary (to the analyst, school_code ''),
+    or, from `antt.delivery`, report (to leadership, school_code '') / scorecard (to a school)."""
 
     kind: str
     school_code: str
@@ -49,6 +59,7 @@ class Reminder:
     html: str | None
     sender_name: str
     reply_to: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 def one_line(text: str) -> str:
@@ -102,11 +113,11 @@ def plan_reminders(res: CycleResults, registry: pd.DataFrame, config: Config, to
                   "rows": _rows(blocking.get(code, []))}
         schools.append(school)
         if school["to"]:
-            subject, text = _render_text("mail_reminder.txt.j2", school=school, **facts)
-            html = nfc(_ENV.get_template("mail_reminder.html.j2").render(school=school, **facts))
+            subject, text = render_text("mail_reminder.txt.j2", school=school, **facts)
+            html = render_html("mail_reminder.html.j2", school=school, **facts)
             reminders.append(Reminder(kind=kind, school_code=code, to=tuple(school["to"]), subject=subject,
                                       text=text, html=html, sender_name=sender, reply_to=analyst))
-    subject, text = _render_text("mail_summary.txt.j2", schools=schools, **facts)
+    subject, text = render_text("mail_summary.txt.j2", schools=schools, **facts)
     reminders.append(Reminder(kind="summary", school_code="", to=(analyst,), subject=subject, text=text, html=None,
                               sender_name=sender, reply_to=analyst))
     return reminders
@@ -149,7 +160,12 @@ def _cycle_facts(cycle: Cycle, config: Config, today: date, kind: str) -> dict:
     }
 
 
-def _render_text(name: str, **context) -> tuple[str, str]:
-    """A plain-text template's `subject` (set at its top, made one line) and its body."""
+def render_text(name: str, **context) -> tuple[str, str]:
+    """A plain-text mail template's `subject` (set at its top, made one line) and its body."""
     module = _ENV.get_template(name).make_module(context)
     return nfc(one_line(str(module.subject))), nfc(str(module).strip() + "\n")
+
+
+def render_html(name: str, **context) -> str:
+    """An HTML mail template (`*.html.j2`, autoescaped), NFC."""
+    return nfc(_ENV.get_template(name).render(**context))

@@ -36,6 +36,14 @@ def test_schedules_follow_the_configured_deadlines(config):
     assert {r.deployment for k, r in plan.items() if k[1].startswith("remind")} == {"scheduled-remind"}
 
 
+def test_only_the_final_run_before_the_office_deadline_e_mails_the_report(config):
+    """Issue 7: the run on 14/6 and 14/11 (the day before the report is due) delivers it to leadership."""
+    plan = {(r.kind, r.slug): r.parameters for r in schedule_plan(config.cycles)}
+    assert {k for k, params in plan.items() if params.get("send_report")} == {("H1", "final"), ("Y", "final")}
+    assert plan[("H1", "final")] == {"send_report": True}
+    assert all(params == {} for k, params in plan.items() if k[1] != "final")
+
+
 @pytest.mark.parametrize("kind, day, expected", [
     ("H1", date(2026, 6, 3), "2026-H1"), ("H1", date(2026, 6, 14), "2026-H1"),
     ("Y", date(2026, 11, 3), "2026-Y"), ("Y", date(2027, 1, 2), "2026-Y"), ("H1", date(2025, 12, 30), "2026-H1"),
@@ -134,7 +142,9 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
                     tmp_path / "worker.log")
     try:
         runs = {}
-        for name, params in [("run-cycle/manual", ["cycle=2026-H1"]), ("scheduled-cycle/H1", []),
+        # The scheduled run writes elsewhere: two runs of one cycle in one output folder at once are refused (Busy).
+        for name, params in [("run-cycle/manual", ["cycle=2026-H1"]),
+                             ("scheduled-cycle/H1", [f"out={tmp_path / 'out-scheduled'}"]),
                              ("province/manual", ["cycle=2026-H1"])]:
             said = _cli([str(BIN / "prefect"), "deployment", "run", name]
                         + [a for p in params for a in ("--param", p)], env, tmp_path)
@@ -151,7 +161,7 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
                            json={"artifacts": {"flow_run_id": {"any_": [runs["run-cycle/manual"]]}}}, timeout=5).json()
     assert {a["key"] for a in artifacts} >= {"antt-2026-h1-summary", "antt-2026-h1-issues"}
     today = datetime.now(ZoneInfo(config.cycles.timezone)).date()
-    assert (out / cycle_on("H1", today, config.cycles) / "results.json").is_file()  # what scheduled-cycle/H1 ran
+    assert (tmp_path / "out-scheduled" / cycle_on("H1", today, config.cycles) / "results.json").is_file()
     province = json.loads((out / "province" / "2026-H1" / "province.json").read_text(encoding="utf-8"))
     assert [(u["name"], u["ok"]) for u in province["units"]] == [("Quảng Yên", True)]
     assert (out / "quang-yen" / "2026-H1" / "report.html").is_file()
@@ -161,8 +171,9 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
     by_name = {f"{flows[d['flow_id']]}/{d['name']}": d for d in deployments}
     assert set(by_name) >= {"run-cycle/manual", "remind/manual", "province/manual", "scheduled-cycle/H1",
                             "scheduled-cycle/Y", "scheduled-remind/H1", "scheduled-remind/Y"}
-    h1 = {s["schedule"]["cron"]: s["schedule"]["timezone"] for s in by_name["scheduled-cycle/H1"]["schedules"]}
-    assert h1 == {"0 7 10 6 *": "Asia/Ho_Chi_Minh", "0 7 14 6 *": "Asia/Ho_Chi_Minh"}
+    h1 = {s["schedule"]["cron"]: (s["schedule"]["timezone"], s["parameters"])
+          for s in by_name["scheduled-cycle/H1"]["schedules"]}
+    assert h1 == {"0 7 10 6 *": ("Asia/Ho_Chi_Minh", {}), "0 7 14 6 *": ("Asia/Ho_Chi_Minh", {"send_report": True})}
     assert by_name["run-cycle/manual"]["parameters"]["source"] == str(source.resolve())
     print(f"server+worker end to end: {time.monotonic() - started:.1f}s after the server was up")
 

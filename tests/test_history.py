@@ -162,6 +162,17 @@ def test_a_cycle_is_loaded_back_with_its_run(tmp_path, docs):
     assert history.load_cycle(engine, "2030-H1") is None
 
 
+def test_a_database_from_before_the_run_column_gets_it(tmp_path, docs):
+    db = tmp_path / "history.sqlite"
+    with sqlite3.connect(db) as conn:  # the cycles table as the first release created it
+        conn.execute("CREATE TABLE cycles (id VARCHAR(32) PRIMARY KEY, kind VARCHAR(16) NOT NULL, label TEXT, "
+                     "period_start VARCHAR(10), period_end VARCHAR(10), kpis JSON NOT NULL, input_sha256 VARCHAR(64), "
+                     "config_checksum VARCHAR(128), recorded_at DATETIME NOT NULL, document BLOB)")
+    run = {"started_at": "2026-06-10T07:00:00+07:00", "timings": {}}
+    history.record_cycle(f"sqlite:///{db}", docs["2026-H1"], run=run)
+    assert history.load_cycle(f"sqlite:///{db}", "2026-H1") == (docs["2026-H1"], run)
+
+
 def test_history_url_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(history.URL_ENV, f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
     assert history.history_url(tmp_path / "out") == f"sqlite:///{tmp_path / 'elsewhere.sqlite'}"

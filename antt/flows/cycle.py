@@ -1,6 +1,11 @@
-"""`run_cycle`: one reporting cycle as a Prefect flow, one task per stage."""
+"""`run_cycle`: one reporting cycle as a Prefect flow, one task per stage; with `send_report` it also e-mails the
+leadership report (as the final scheduled run before the office's deadline does)."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -8,6 +13,8 @@ from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
 from antt.flows.hooks import notify_analyst
+from antt.locks import cycle_lock
+from antt.outputs import mail, report_mail
 from antt.outputs.artifacts import issues_table, summary_markdown
 from antt.pipeline import RunContext
 
@@ -55,17 +62,34 @@ def publish(results, folder) -> None:
     create_table_artifact(issues_table(results), key=f"{key}-issues", description="Vấn đề dữ liệu")
 
 
+@task(name="send-report", cache_policy=NO_CACHE)
+def deliver_report(folder, ctx: RunContext) -> dict:
+    """E-mail the leadership report (at most once a day); a failed or refused delivery fails the run, loudly."""
+    with ctx.stage("send_report"):
+        now = datetime.now(ZoneInfo(ctx.cycle.timezone))
+        outbox = mail.Outbox.open(ctx.out, ctx.cycle.id, now.date(), now, ctx.config.office.contact_email)
+        sent = report_mail.send_report(folder, ctx.config, outbox)
+    if sent.status == "failed" or sent.refused:
+        refused = "; ".join(f"{a}: {reply}" for a, reply in sent.refused.items())
+        raise mail.MailError(f"the report e-mail to leadership: {'; '.join(filter(None, [sent.reason, refused]))}")
+    return asdict(sent)
+
+
 @flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True,
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
-              out: str = "out") -> dict:
-    """Read the responses, validate, score, rank and write `<out>/<cycle>/`. Returns the folder and stage timings."""
+              out: str = "out", send_report: bool = False) -> dict:
+    """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `send_report`, e-mail the
+    leadership report. Returns the folder, stage timings and, when sent, the report's delivery."""
     ctx = pipeline.open_run(cycle, schools, config, out)
-    raw, archived = read(source, ctx)
-    prepared = normalize(raw, ctx)
-    del raw  # the normalised frame is all later stages need; the raw table can go
-    issues = validate(prepared, ctx)
-    results = rank(score(prepared, issues, ctx), prepared, ctx)
-    folder = write(results, prepared.rows_read, archived, ctx)
-    publish(results, folder)
-    return {"folder": str(folder), "timings": ctx.timings, "input_sha256": archived.sha256}
+    with cycle_lock(ctx.out, ctx.cycle.id):  # one run of a cycle at a time, from raw archive to history
+        raw, archived = read(source, ctx)
+        prepared = normalize(raw, ctx)
+        del raw  # the normalised frame is all later stages need; the raw table can go
+        issues = validate(prepared, ctx)
+        results = rank(score(prepared, issues, ctx), prepared, ctx)
+        folder = write(results, prepared.rows_read, archived, ctx)
+        publish(results, folder)
+        sent = deliver_report(folder, ctx) if send_report else None
+    return {"folder": str(folder), "timings": ctx.timings, "input_sha256": archived.sha256,
+            **({"report_mail": sent} if sent else {})}

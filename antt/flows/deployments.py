@@ -3,7 +3,7 @@
 For every cycle kind (H1, Y) two scheduled deployments run in the office's time zone:
 - `scheduled-remind/<kind>`: reminders 7 and 2 days before the school deadline;
 - `scheduled-cycle/<kind>`: the cycle run on the deadline day (submissions before it) and a final run the day
-  before the office report is due.
+  before the office report is due, which also e-mails the report to leadership (its schedule sets `send_report`).
 Scheduled runs take no cycle id: `scheduled_cycle` and `scheduled_remind` work it out from the run date. The
 deployments without schedules, `run-cycle/manual`, `remind/manual` and (given a units file) `province/manual`, are
 for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.flows.hooks`).
@@ -15,7 +15,7 @@ Parameters hold paths and the sheet key only: SMTP and Google credentials stay i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,13 +39,15 @@ FINAL_DAYS_BEFORE_REPORT = 1
 
 @dataclass(frozen=True)
 class ScheduledRun:
-    """One cron schedule: which deployment, for which cycle kind, and when (`cron` in `timezone`)."""
+    """One cron schedule: which deployment, for which cycle kind, when (`cron` in `timezone`), and the flow
+    parameters this schedule's runs get on top of the deployment's."""
 
     deployment: str
     slug: str
     kind: str
     cron: str
     timezone: str
+    parameters: dict = field(default_factory=dict)
 
 
 def _cron(md: MonthDay, days_before: int) -> str:
@@ -63,7 +65,8 @@ def schedule_plan(cycles: Cycles) -> list[ScheduledRun]:
                                      cycles.timezone))
         plan.append(ScheduledRun("scheduled-cycle", "deadline", kind, _cron(spec.deadline, 0), cycles.timezone))
         plan.append(ScheduledRun("scheduled-cycle", "final", kind,
-                                 _cron(spec.report_due, FINAL_DAYS_BEFORE_REPORT), cycles.timezone))
+                                 _cron(spec.report_due, FINAL_DAYS_BEFORE_REPORT), cycles.timezone,
+                                 {"send_report": True}))
     return plan
 
 
@@ -91,11 +94,11 @@ def _quiet(subflow):
 
 @flow(name="scheduled-cycle", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
-                    out: str = "out") -> dict:
-    """`run_cycle` for the cycle of `kind` that today's date belongs to."""
+                    out: str = "out", send_report: bool = False) -> dict:
+    """`run_cycle` for the cycle of `kind` that today's date belongs to (and its report e-mailed, if asked)."""
     cycles, today = _today(config)
     return _quiet(run_cycle)(cycle=cycle_on(kind, today, cycles), source=source, schools=schools, config=config,
-                             out=out)
+                             out=out, send_report=send_report)
 
 
 @flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
@@ -137,7 +140,7 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
     for kind in cfg.cycles.kinds:
         for target, extra in ((scheduled_remind, {"analyst": analyst} if analyst else {}), (scheduled_cycle, {})):
             runs = [r for r in plan if r.kind == kind and r.deployment == target.name]
-            schedules = [Cron(r.cron, timezone=r.timezone, slug=r.slug) for r in runs]
+            schedules = [Cron(r.cron, timezone=r.timezone, slug=r.slug, parameters=r.parameters) for r in runs]
             planned.append((target, kind, common | extra | {"kind": kind}, schedules))
 
     rows = []
@@ -146,7 +149,8 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
                                           work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
         deployment.apply()
         rows.append({"name": f"{target.name}/{name}",
-                     "schedules": [f"{s.slug}: {s.cron} ({s.timezone})" for s in schedules]})
+                     "schedules": [f"{s.slug}: {s.cron} ({s.timezone})"
+                                   + "".join(f", {k}={v}" for k, v in s.parameters.items()) for s in schedules]})
     return rows
 
 

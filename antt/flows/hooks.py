@@ -16,13 +16,12 @@ import ssl
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any, Mapping
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from antt.outputs.mail import TIMEOUT_S, SmtpSettings
+from antt.outputs.mail import POLICY, TIMEOUT_S, SmtpSettings
 from antt.remind import is_address, one_line
 
 REASON_MAX = 500
@@ -55,7 +54,7 @@ def failure_message(*, flow_name: str, run_name: str, state: str, reason: str, l
     module = _ENV.get_template("mail_failure.txt.j2").make_module(dict(
         flow_name=flow_name, run_name=run_name, state=state, reason=reason, link=link, parameters=parameters,
         at=at.strftime("%H:%M:%S %d/%m/%Y (UTC%z)") if at else None))
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = one_line(str(module.subject))
     msg["From"] = Address(display_name="antt", addr_spec=mail_from)
     msg["To"] = Address(addr_spec=to)

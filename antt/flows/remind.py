@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from antt import pipeline, remind as reminders
 from antt.flows.cycle import normalize, rank, read, score, validate
 from antt.flows.hooks import notify_analyst
+from antt.locks import cycle_lock
 from antt.outputs import mail
 from antt.pipeline import RunContext
 
@@ -28,12 +29,8 @@ def plan(results, ctx: RunContext, day: date, analyst: str | None):
 def send(planned, ctx: RunContext, day: date, dry_run: str | None):
     with ctx.stage("send"):
         now = datetime.now(ZoneInfo(ctx.cycle.timezone))
-        default_from = ctx.config.office.contact_email
-        if dry_run:
-            return mail.write_eml(planned, dry_run, ctx.out, ctx.cycle.id, day, now,
-                                  mail.sender_address(default_from=default_from))
-        return mail.deliver(planned, ctx.out, ctx.cycle.id, day, now,
-                            mail.SmtpSettings.from_env(default_from=default_from))
+        return mail.Outbox.open(ctx.out, ctx.cycle.id, day, now, ctx.config.office.contact_email,
+                                dry_run).send(planned)
 
 
 @flow(name="remind", flow_run_name="{cycle}", validate_parameters=True,
@@ -45,10 +42,11 @@ def remind(cycle: str, source: str, schools: str | None = None, config: str | No
     ctx = pipeline.open_run(cycle, schools, config, out)
     day = today or datetime.now(ZoneInfo(ctx.cycle.timezone)).date()
     kind = reminders.reminder_kind(ctx.cycle, day)
-    raw, _ = read(source, ctx)
-    prepared = normalize(raw, ctx)
-    issues = validate(prepared, ctx)
-    results = rank(score(prepared, issues, ctx), prepared, ctx)
-    deliveries = send(plan(results, ctx, day, analyst), ctx, day, dry_run)
+    with cycle_lock(ctx.out, ctx.cycle.id, job="reminder round"):  # two rounds at once would both send
+        raw, _ = read(source, ctx)
+        prepared = normalize(raw, ctx)
+        issues = validate(prepared, ctx)
+        results = rank(score(prepared, issues, ctx), prepared, ctx)
+        deliveries = send(plan(results, ctx, day, analyst), ctx, day, dry_run)
     return {"cycle": cycle, "day": day.isoformat(), "kind": kind, "dry_run": dry_run, "timings": ctx.timings,
             **mail.tally(deliveries)}

@@ -1,9 +1,10 @@
 """The e-mail edge: planned reminders become RFC 5322 messages, sent over SMTP or written as `.eml` files.
 
 Settings come from `ANTT_SMTP_HOST`, `ANTT_SMTP_PORT`, `ANTT_SMTP_USER`, `ANTT_SMTP_PASSWORD`, `ANTT_SMTP_STARTTLS`
-and `ANTT_MAIL_FROM` (SPEC §8). Sending is idempotent per school and day: every delivered message is appended at
-once to `<out>/mail/sent.jsonl`, and a school found there for the same day and cycle is skipped. A refused
-recipient (or a whole refused message) is reported and the run goes on with the others.
+and `ANTT_MAIL_FROM` (SPEC §8). Sending is idempotent per message and day: every delivered message is appended at
+once to `<out>/mail/sent.jsonl`, and one found there for the same day, cycle, kind and school is skipped (a school's
+reminder and overdue notice count as one). A refused recipient (or a whole refused message) is reported and the run
+goes on with the others. Messages may carry attachments (`antt.remind.Attachment`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import smtplib
 import ssl
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -26,6 +28,27 @@ from antt.outputs.publish import write_atomic
 from antt.remind import Reminder, is_address, one_line
 
 TIMEOUT_S = 30
+
+
+class _Policy(EmailPolicy):
+    """`email.policy.SMTP`, except that a non-ASCII Subject is folded by `email.header.Header`: the folder of
+    Python before the fix of CPython gh-144156 drops the space where it splits a header between two encoded words
+    ("2026-H1: kết" arrives as "2026-H1:kết")."""
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject" and not str(value).isascii():
+            folded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep,
+                                                                          maxlinelen=self.max_line_length)
+            return f"{name}: {folded}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject" and not str(value).isascii():
+            return self.fold(name, value).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+POLICY = _Policy(linesep="\r\n")  # email.policy.SMTP with the Subject fix
 
 
 class MailError(AnttError):
@@ -95,9 +118,9 @@ class Delivery:
 
 
 def build_message(reminder: Reminder, mail_from: str, now: datetime) -> EmailMessage:
-    """A UTF-8 message (plain text, plus the HTML alternative when there is one). Header values go through
-    `one_line`, so a CR/LF smuggled into a school name cannot start a header of its own."""
-    msg = EmailMessage(policy=SMTP)
+    """A UTF-8 message: plain text, the HTML alternative when there is one, then the attachments (text ones in
+    UTF-8). Header values go through `one_line`, so a CR/LF smuggled into a school name cannot start a header."""
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = one_line(reminder.subject)
     msg["From"] = Address(display_name=one_line(reminder.sender_name), addr_spec=mail_from)
     msg["To"] = [Address(addr_spec=a) for a in reminder.to]
@@ -109,6 +132,10 @@ def build_message(reminder: Reminder, mail_from: str, now: datetime) -> EmailMes
     msg.set_content(reminder.text)
     if reminder.html:
         msg.add_alternative(reminder.html, subtype="html")
+    for attachment in reminder.attachments:  # the first one turns the message into multipart/mixed
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename,
+                           params={"charset": "utf-8"} if maintype == "text" else None)
     return msg
 
 
@@ -146,8 +173,9 @@ class SentLog:
 
 
 def _key(kind: str, school_code: str) -> tuple[str, str]:
-    # A school counts as reminded for the day whichever kind it got; the analyst's summary is tracked on its own.
-    return ("summary" if kind == "summary" else "school", school_code)
+    # A school counts as reminded for the day whichever of the two notices it got; every other kind (the analyst's
+    # summary, the leadership report, a school's scorecard) is tracked on its own.
+    return ("school" if kind in ("reminder", "overdue") else kind, school_code)
 
 
 def deliver(reminders: Iterable[Reminder], out: Path | str, cycle_id: str, day: date, now: datetime,
@@ -212,6 +240,38 @@ def write_eml(reminders: Iterable[Reminder], folder: Path | str, out: Path | str
         results.append(Delivery(reminder.kind, reminder.school_code, "written", reminder.to,
                                 message_id=msg["Message-ID"], path=str(folder / name)))
     return results
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """Where one run's messages go: over SMTP with `settings`, or as `.eml` files in `dry_run`. The sent-mail log
+    under `out` is keyed by `cycle_id` and `day`."""
+
+    out: Path
+    cycle_id: str
+    day: date
+    now: datetime
+    mail_from: str
+    settings: SmtpSettings | None = None
+    dry_run: Path | None = None
+
+    @classmethod
+    def open(cls, out: Path | str, cycle_id: str, day: date, now: datetime, default_from: str,
+             dry_run: Path | str | None = None, environ: Mapping[str, str] = os.environ) -> Outbox:
+        """Check the settings before anything is rendered (MailError): a dry run needs only a sender address."""
+        if dry_run:
+            return cls(Path(out), cycle_id, day, now, sender_address(environ, default_from), dry_run=Path(dry_run))
+        settings = SmtpSettings.from_env(environ, default_from)
+        return cls(Path(out), cycle_id, day, now, settings.mail_from, settings=settings)
+
+    def sent_today(self, kind: str, school_code: str = "") -> bool:
+        return _key(kind, school_code) in SentLog(self.out).reminded(self.day, self.cycle_id)
+
+    def send(self, messages: Iterable[Reminder]) -> list[Delivery]:
+        """`deliver` the messages, or in a dry run `write_eml` them."""
+        if self.settings is None:
+            return write_eml(messages, self.dry_run, self.out, self.cycle_id, self.day, self.now, self.mail_from)
+        return deliver(messages, self.out, self.cycle_id, self.day, self.now, self.settings)
 
 
 def tally(deliveries: list[Delivery]) -> dict:

@@ -1,0 +1,58 @@
+"""One job at a time per cycle and output folder: an exclusive `flock` on `<out>/.locks/<cycle>.lock`, held from
+a job's first write to its last by `antt run` (raw archive, `<out>/<cycle>/`, history), `antt report` (which
+re-renders `<out>/<cycle>/`) and `antt remind` (whose sent-mail log keeps a school from being reminded twice a day).
+
+The kernel releases a flock when its holder dies, however it dies: a killed run never leaves a stale lock behind,
+as a pid file would. Lock files are never deleted (unlinking a locked file would let two processes lock two
+different files). Runs of different cycles may share an output folder: the raw archive is content-addressed and
+written by rename, and the history database replaces one cycle's rows per transaction.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from antt.errors import AnttError
+
+LOCKS_DIR = ".locks"
+
+
+class Busy(AnttError):
+    """Another process holds the cycle's lock in the same output folder."""
+
+
+@contextmanager
+def cycle_lock(out: Path | str, cycle_id: str, job: str = "run") -> Iterator[None]:
+    """Hold the cycle's lock in `out` while the block runs; when another process holds it, raise Busy at once,
+    naming that process and its job ("run", "re-render", "reminder round")."""
+    path = Path(out) / LOCKS_DIR / f"{cycle_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes (close-on-exec)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(_busy_message(cycle_id, out, os.pread(fd, 4096, 0))) from None
+        holder = {"pid": os.getpid(), "job": job, "since": datetime.now().astimezone().isoformat()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _busy_message(cycle_id: str, out: Path | str, recorded: bytes) -> str:
+    try:  # the holder writes who it is just after taking the lock: it may not have yet
+        holder = json.loads(recorded)
+        since = datetime.fromisoformat(holder["since"])
+        when = since.strftime("%H:%M" if since.date() == datetime.now().astimezone().date() else "%Y-%m-%d %H:%M")
+        what, who = f"a {holder['job']}", f" (pid {holder['pid']}, since {when})"
+    except (ValueError, KeyError, TypeError):
+        what, who = "another job", ""
+    return f"{what} of cycle {cycle_id} is already under way in {out}{who}; wait for it to finish, then try again"
