@@ -63,10 +63,14 @@ def match_headers(headers: list[str], form: Form) -> HeaderMatch:
 
 
 def parse_integer(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """'1200', '1.200', '1,200', ' 12 ' → Int64. Anything else is returned as invalid text."""
+    """'1200', '1.200', '1,200', ' 12 ' → Int64. Anything else is returned as invalid text.
+
+    Digits are ASCII 0-9 here and below: a regex `\\d` also takes Arabic-Indic or full-width digits, which the
+    number conversion then drops without a trace.
+    """
     t = s.str.replace(_NO_SPACE, "", regex=True)
-    ok = (t.str.fullmatch(r"[+-]?\d{1,15}") | t.str.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3}){1,4}")
-          | t.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3}){1,4}")).fillna(False).astype(bool)
+    ok = (t.str.fullmatch(r"[+-]?[0-9]{1,15}") | t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3}){1,4}")
+          | t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3}){1,4}")).fillna(False).astype(bool)
     values = pd.to_numeric(t.where(ok).str.replace(r"[.,]", "", regex=True), errors="coerce").astype("Int64")
     return values, s.where(s.notna() & ~ok)
 
@@ -80,11 +84,13 @@ def parse_decimal(s: pd.Series, percent: bool = False) -> tuple[pd.Series, pd.Se
     t = s.str.replace(_NO_SPACE, "", regex=True)
     if percent:
         t = t.str.replace(r"%$", "", regex=True)
-    plain = t.str.fullmatch(r"[+-]?\d{1,15}")
-    single = t.str.fullmatch(r"[+-]?\d{1,15}[.,]\d+")
-    three_after = t.str.fullmatch(r"[+-]?0*[1-9]\d*[.,]\d{3}")
-    vi_full = t.str.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3})+,\d+") | t.str.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3}){2,}")
-    en_full = t.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+\.\d+") | t.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3}){2,}")
+    plain = t.str.fullmatch(r"[+-]?[0-9]{1,15}")
+    single = t.str.fullmatch(r"[+-]?[0-9]{1,15}[.,][0-9]+")
+    three_after = t.str.fullmatch(r"[+-]?0*[1-9][0-9]*[.,][0-9]{3}")
+    vi_full = (t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]+")
+               | t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3}){2,}"))
+    en_full = (t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+")
+               | t.str.fullmatch(r"[+-]?[0-9]{1,3}(?:,[0-9]{3}){2,}"))
     ambiguous = three_after.fillna(False).astype(bool)
     as_decimal = (single & ~ambiguous).fillna(False).astype(bool)
     text = pd.Series(pd.NA, index=s.index, dtype="str")
@@ -124,7 +130,7 @@ def parse_timestamp(s: pd.Series, tz: str) -> tuple[pd.Series, pd.Series]:
 def parse_phone(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Vietnamese mobile: 10 digits from 0 ('+84' accepted); separators ignored."""
     digits = s.str.replace(r"[\s.\-()]", "", regex=True).str.replace(r"^\+?84", "0", regex=True)
-    ok = digits.str.fullmatch(r"0\d{9}").fillna(False).astype(bool)
+    ok = digits.str.fullmatch(r"0[0-9]{9}").fillna(False).astype(bool)
     return digits.where(ok), s.where(s.notna() & ~ok)
 
 
@@ -195,7 +201,8 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle) -
     in_cycle = (ts.isna() | ((ts >= cycle.opens_at) & (ts < cycle.closes_at))).astype(bool)
     subs["_in_cycle"] = in_cycle
     # Registry look-ups are joins; the suite then checks their results (no school, no registered sender).
-    subs["_school_check"] = in_cycle & subs[SCHOOL].notna()
+    # Every answer is checked, one with no code to read ('– Trường …') too: an unknown school, not a blank.
+    subs["_school_check"] = in_cycle & subs[school_q.id].notna()
     if EMAIL in header.positions:
         pairs = registry[["school_code", "emails"]].explode("emails").dropna()
         registered = pd.MultiIndex.from_arrays([pairs["school_code"], pairs["emails"]])

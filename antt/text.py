@@ -16,8 +16,11 @@ import pandas as pd
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 LOCALE = "vi_VN"
-# Zero-width and bidi marks that survive copy-paste from Word/Zalo; removed before any comparison.
-_INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+# Zero-width and bidi marks that survive copy-paste from Word/Zalo (soft hyphen, joiners, LRM/RLM/ALM, embeddings,
+# isolates, BOM), and control characters other than line breaks and tabs: never part of an answer, removed
+# before any comparison.
+_INVISIBLE = ("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+              "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _SPACES = r"[\s\u00a0\u2007\u202f]+"
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -19,8 +22,25 @@ class ArchivedInput:
 
 
 def archive_input(source: Path, out: Path) -> ArchivedInput:
-    """Copy the file `source` to `<out>/raw/<sha256><suffix>` once (never overwritten) and log the receipt."""
-    return archive_bytes(Path(source).read_bytes(), Path(source).suffix.lower(), str(source), out)
+    """Copy the file `source` to `<out>/raw/<sha256><suffix>` once (never overwritten) and log the receipt.
+
+    The file is hashed while it is copied, a chunk at a time: a large export is never held in memory whole, and
+    what is stored is exactly what was hashed.
+    """
+    source = Path(source)
+    raw_dir = _raw_dir(out)
+    fd, tmp = tempfile.mkstemp(dir=raw_dir, prefix=".incoming.", suffix=".tmp")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return _keep(Path(tmp), digest.hexdigest(), size, source.suffix.lower(), str(source), raw_dir)
 
 
 def archive_bytes(data: bytes, suffix: str, original: str, out: Path) -> ArchivedInput:
@@ -28,16 +48,29 @@ def archive_bytes(data: bytes, suffix: str, original: str, out: Path) -> Archive
 
     The same content is stored once and never rewritten; every receipt is appended to `raw/index.jsonl`.
     """
-    digest = hashlib.sha256(data).hexdigest()
-    raw_dir = out / "raw"
+    raw_dir = _raw_dir(out)
+    fd, tmp = tempfile.mkstemp(dir=raw_dir, prefix=".incoming.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as dst:
+        dst.write(data)
+    return _keep(Path(tmp), hashlib.sha256(data).hexdigest(), len(data), suffix, original, raw_dir)
+
+
+def _raw_dir(out: Path) -> Path:
+    raw_dir = Path(out) / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
+    return raw_dir
+
+
+def _keep(tmp: Path, digest: str, size: int, suffix: str, original: str, raw_dir: Path) -> ArchivedInput:
+    """Move the copy `tmp` into place as `<sha256><suffix>` unless that content is already stored; log the receipt."""
     stored = raw_dir / f"{digest}{suffix}"
-    if not stored.exists():
-        tmp = stored.with_name(f".{stored.name}.tmp{os.getpid()}")
-        tmp.write_bytes(data)
+    if stored.exists():
+        tmp.unlink()
+    else:
+        os.chmod(tmp, 0o644)
         os.replace(tmp, stored)
     entry = {"received_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sha256": digest,
-             "size": len(data), "original": original}
+             "size": size, "original": original}
     with open(raw_dir / "index.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return ArchivedInput(sha256=digest, size=len(data), original=original, stored=stored)
+    return ArchivedInput(sha256=digest, size=size, original=original, stored=stored)
