@@ -25,7 +25,7 @@ MESSAGE_KEYS = (
     "missing_required", "not_integer", "ambiguous_number", "not_decimal", "not_yes_no", "not_date", "not_phone",
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
-    "missing_optional_column", "blank_rows", "bad_correction", "correction_set", "correction_approve_sender",
+    "unnamed_column",    "missing_optional_column", "blank_rows", "bad_correction", "correction_set", "correction_approve_sender",
     "correction_accept_late", "correction_reject",
 )
 

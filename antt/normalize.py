@@ -32,6 +32,7 @@ class HeaderMatch:
     unknown: list[tuple[int, str]] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
+    unnamed: list[int] = field(default_factory=list)  # blank header, data below it (set by `normalize`)
 
 
 def match_headers(headers: list[str], form: Form) -> HeaderMatch:
@@ -183,6 +184,7 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle) -
     header = match_headers(raw.headers, form)
     cells = clean_frame(raw.cells)
     cells = cells.dropna(how="all") if len(cells.columns) else cells
+    header.unnamed = [pos for pos, h in enumerate(raw.headers) if not match_key(h) and cells[pos].notna().any()]
     subs = pd.DataFrame(index=cells.index)
     subs["sheet_row"] = cells.index.to_numpy()
 

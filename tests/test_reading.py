@@ -6,6 +6,7 @@ import unicodedata
 
 import pandas as pd
 import pytest
+from openpyxl.utils import get_column_letter
 
 from antt.errors import InputError
 from antt.normalize import match_headers, parse_decimal, parse_integer, parse_select_multiple, parse_yes_no
@@ -46,6 +47,19 @@ def test_unknown_column_is_reported_not_fatal(sheet, run_core):
     _, issues, res = run_core(sheet)
     note = issues[issues["rule"] == "unknown_column"]
     assert len(note) == 1 and "Ghi chú thêm" in note.iloc[0]["message"] and note.iloc[0]["sheet_row"] == 1
+    assert school(res, "MN01")["status"] == "submitted"
+
+
+def test_a_blank_header_over_data_is_reported_and_one_over_nothing_is_not(sheet, run_core):
+    width = len(sheet.headers)
+    sheet.headers += ["", "  "]  # two columns without a title; only the first holds anything
+    sheet.add("MN01")
+    sheet.rows[0] += ["ghi chú lạc cột", ""]
+    _, issues, res = run_core(sheet)
+    note = issues[issues["rule"] == "unnamed_column"]
+    letter = get_column_letter(width + 1)
+    assert note[["sheet_row", "severity", "value"]].values.tolist() == [[1, "warning", letter]]
+    assert f"Cột {letter} có dữ liệu" in note.iloc[0]["message"]
     assert school(res, "MN01")["status"] == "submitted"
 
 

@@ -9,6 +9,7 @@ import re
 import threading
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from antt.config import Form
 from antt.normalize import SCHOOL, HeaderMatch
@@ -105,6 +106,8 @@ def header_issues(header: HeaderMatch, headers: list[str], form: Form, blank_row
              "value": h} for _, h in header.unknown]
     rows += [{"question_id": "", "rule": "duplicate_column", "message": form.message("duplicate_column", value=h),
               "value": h} for _, h in header.duplicates]
+    rows += [{"question_id": "", "rule": "unnamed_column", "value": get_column_letter(pos + 1),
+              "message": form.message("unnamed_column", value=get_column_letter(pos + 1))} for pos in header.unnamed]
     rows += [{"question_id": q, "rule": "missing_optional_column",
               "message": form.message("missing_optional_column", label=form.by_id[q].label)}
              for q in header.missing_optional]
@@ -112,7 +115,7 @@ def header_issues(header: HeaderMatch, headers: list[str], form: Form, blank_row
         rows.append({"question_id": "", "rule": "blank_rows", "message": form.message("blank_rows", value=blank_rows)})
     df = pd.DataFrame(rows, columns=["question_id", "rule", "message", "value"])
     df["school_code"], df["sheet_row"] = "", 1
-    df["severity"] = ["warning" if r in ("unknown_column", "duplicate_column") else "info" for r in df["rule"]]
+    df["severity"] = ["warning" if r in ("unknown_column", "duplicate_column", "unnamed_column") else "info" for r in df["rule"]]
     return df[ISSUE_FIELDS]
 
 
