@@ -261,13 +261,16 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     mailing = _report_mail_preflight(cycle, config, schools, out, dry_run, send, send_scorecards)  # fails fast
     from antt.pipeline import rerender_cycle
 
-    html = rerender_cycle(cycle, config, out)
-    if pdf:
-        from antt.outputs.pdf import write_pdf
+    from antt.locks import cycle_lock
 
-        html = write_pdf(html.read_text(encoding="utf-8"), html.with_name("report.pdf"), html.parent)
-    delivered = _send_report_mail(html.parent, *mailing, send=send, send_scorecards=send_scorecards) \
-        if mailing else True
+    html = rerender_cycle(cycle, config, out)  # takes the cycle's lock itself
+    with cycle_lock(out, html.parent.name, job="report print and e-mail"):  # nor two sends of the same mail at once
+        if pdf:
+            from antt.outputs.pdf import write_pdf
+
+            html = write_pdf(html.read_text(encoding="utf-8"), html.with_name("report.pdf"), html.parent)
+        delivered = _send_report_mail(html.parent, *mailing, send=send, send_scorecards=send_scorecards) \
+            if mailing else True
     out_console.print(str(html.resolve()), highlight=False, soft_wrap=True)
     if not delivered:
         raise typer.Exit(1)
