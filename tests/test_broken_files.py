@@ -266,3 +266,23 @@ def test_200_mb_export_is_streamed_not_loaded_whole(tmp_path, sheet, registry):
     assert result["rows"] == rows and result["columns"] == len(sheet.headers)
     assert result["archived"] == src.stat().st_size
     assert result["peak_rss_mib"] < PEAK_RSS_BOUND_MIB, result
+
+
+def test_a_partial_copy_left_by_a_killed_archive_is_swept_once_stale(tmp_path):
+    import os
+    import time
+
+    from antt.sources.archive import STALE_COPY_S, archive_input
+
+    raw = tmp_path / "out" / "raw"
+    raw.mkdir(parents=True)
+    stale, fresh = raw / ".incoming.dead.tmp", raw / ".incoming.busy.tmp"  # a killed run's; a running one's
+    for partial in (stale, fresh):
+        partial.write_bytes(b"Timestamp,A1\n")
+    old = time.time() - STALE_COPY_S - 60
+    os.utime(stale, (old, old))
+    source = tmp_path / "responses.csv"
+    source.write_bytes(b"Timestamp,A1\n1/6/2026 8:00:00,x\n")
+    archived = archive_input(source, tmp_path / "out")
+    assert not stale.exists() and fresh.exists()
+    assert archived.stored.read_bytes() == source.read_bytes()

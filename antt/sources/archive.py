@@ -6,11 +6,13 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 _CHUNK = 1 << 20
+STALE_COPY_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,20 @@ def archive_bytes(data: bytes, suffix: str, original: str, out: Path) -> Archive
 def _raw_dir(out: Path) -> Path:
     raw_dir = Path(out) / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
+    _sweep(raw_dir)
     return raw_dir
+
+
+def _sweep(raw_dir: Path, older_than_s: float = STALE_COPY_S) -> None:
+    """Remove partial copies left by a run killed while archiving. A copy takes seconds; one untouched for a day
+    is nobody's (another cycle's run may be copying right now, so fresh ones stay)."""
+    now = time.time()
+    for partial in raw_dir.glob(".incoming.*.tmp"):
+        try:
+            if now - partial.stat().st_mtime > older_than_s:
+                partial.unlink()
+        except FileNotFoundError:  # its run finished or swept it meanwhile
+            pass
 
 
 def _keep(tmp: Path, digest: str, size: int, suffix: str, original: str, raw_dir: Path) -> ArchivedInput:
