@@ -332,3 +332,15 @@ def test_xlsx_export_reads_like_csv(tmp_path, sheet, run_core):
     wb.save(path)
     _, _, res = run_core(read_export(path))
     assert school(res, "MN01")["status"] == "submitted" and res.counted.loc["MN01", "A5"] == 40
+
+
+def test_xlsx_numbers_read_as_the_sheet_shows_them(tmp_path):
+    """A typed 1.125 must not come back as '1.125', which reads as 1125 (SPEC §4 thousands separator)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["Dấu thời gian", "C1", "C2", "C3", "C4"])
+    wb.active.append(["9/6/2026 8:00:00", 1.125, 40.0, 0.5, True])
+    path = tmp_path / "responses.xlsx"
+    wb.save(path)
+    assert read_export(path).cells.loc[2].tolist() == ["9/6/2026 8:00:00", "1.1250", "40", "0.5", "TRUE"]

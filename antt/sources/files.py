@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from antt.errors import InputError
-from antt.sources.raw import RawTable
+from antt.sources.raw import RawTable, number_text
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,15 @@ def _xlsx_rows(path: Path, head: bytes, name: str, limit: int | None) -> list[li
 
 
 def _cell_text(value: object) -> str:
-    """Excel cell → the text Google Sheets would export: dates as dd/mm/yyyy, whole numbers without '.0'."""
+    """Excel cell → the text Google Sheets would export: dates as dd/mm/yyyy, numbers as `number_text` writes them."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M:%S")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, bool):
+        return str(value).upper()  # as Google Sheets exports a checkbox
+    if isinstance(value, float):
+        return number_text(value)
     return str(value)

@@ -14,13 +14,12 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from antt.errors import InputError
 from antt.forms.template import COLUMNS, EMAIL, LISTS, SENT_AT, SHEET
-from antt.sources.raw import RawTable
+from antt.sources.raw import RawTable, number_text
 from antt.text import match_key
 
 TIMESTAMP_HEADER, EMAIL_HEADER = "Dấu thời gian", "Địa chỉ email"  # as a Vietnamese Google Forms sheet names them
@@ -28,8 +27,6 @@ SUFFIX = ".xlsx"
 _QUESTION = re.compile(r"^([A-Z][0-9]+)$")
 _OPTION = re.compile(r"^([A-Z][0-9]+)\.([0-9]+)$")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
-# A float written with exactly three decimals ("1.125") would read as a thousands-separated integer (SPEC §4).
-_THREE_DECIMALS = re.compile(r"^-?\d+\.\d{3}$")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -220,13 +217,6 @@ def _text(cell: object) -> str:
         return str(value).upper()
     if isinstance(value, float):
         if "%" in (getattr(cell, "number_format", None) or ""):
-            return _plain(round(value * 100, 9)) + "%"
-        return _plain(value)
+            return number_text(round(value * 100, 9)) + "%"
+        return number_text(value)
     return str(value).strip()
-
-
-def _plain(value: float) -> str:
-    if value.is_integer():
-        return str(int(value))
-    text = format(Decimal(repr(value)), "f")
-    return text + "0" if _THREE_DECIMALS.match(text) else text

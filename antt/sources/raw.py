@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pandas as pd
+
+# A float written with exactly three decimals ("1.125") would read as a thousands-separated integer (SPEC §4).
+_THREE_DECIMALS = re.compile(r"^-?\d+\.\d{3}$")
+
+
+def number_text(value: float) -> str:
+    """A spreadsheet number as answer text: whole numbers without '.0', the shortest exact decimal otherwise, never
+    three decimals after a '.' ('1.125' → '1.1250'), which the parser would read as 1125."""
+    if value.is_integer():
+        return str(int(value))
+    text = format(Decimal(repr(value)), "f")
+    return text + "0" if _THREE_DECIMALS.match(text) else text
 
 
 @dataclass(frozen=True)
