@@ -18,7 +18,7 @@ from antt.config import Config
 from antt.cycles import Cycle
 from antt.errors import AnttError
 from antt.results import CycleResults
-from antt.text import nfc, vi_date
+from antt.text import label_globals, nfc, vi_date
 
 REMIND = ("missing", "needs_correction")
 # A plain ASCII address: anything else (a comma, a space, a second address pasted into the registry cell) would
@@ -35,6 +35,7 @@ _ENV = Environment(
     keep_trailing_newline=True,
     auto_reload=False,
 )
+_ENV.globals.update(label_globals())
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from antt.errors import AnttError, ConfigError
 from antt.flows.cycle import run_cycle
 from antt.flows.hooks import notify_analyst
 from antt.outputs.publish import write_atomic
-from antt.text import vi_number, vi_percent
+from antt.text import label_globals, vi_number, vi_percent
 
 MAX_CONCURRENT_UNITS = 4
 
@@ -120,6 +120,7 @@ _ENV = Environment(loader=PackageLoader("antt", "report_templates"), undefined=S
                    autoescape=select_autoescape(enabled_extensions=("html.j2",)), trim_blocks=True,
                    lstrip_blocks=True, auto_reload=False)
 _ENV.filters.update(number=vi_number, percent=vi_percent)
+_ENV.globals.update(label_globals())
 
 
 def render(document: dict) -> str:

@@ -23,7 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from antt.config import Condition, Config, Criterion, Indicator, Question
-from antt.text import vi_date, vi_datetime, vi_number, vi_percent
+from antt.text import label_globals, vi_date, vi_datetime, vi_number, vi_percent
 
 
 def _as_datetime(value: str | datetime | None) -> datetime | None:
@@ -83,6 +83,7 @@ _ENV.filters.update(
     vi_date=lambda v: vi_date(_as_date(v)), vi_datetime=lambda v: vi_datetime(_as_datetime(v)),
     official_date=_official_date,
 )
+_ENV.globals.update(label_globals())
 
 
 def _split_options(value: str, options: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from antt.config import Config
 from antt.checks.validate import ISSUE_COLUMNS
 from antt.results import CycleResults
+from antt.text import STATUS_LABELS, VERDICT_LABELS
 
 RANKING_COLUMNS = ["school_code", "school_name", "level", "ward", "status", "submitted_at", "on_time", "verdict",
                    "score", "grade", "rank_overall", "rank_in_level"]
@@ -68,17 +69,15 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
     """
     grades = {g.id: g for g in config.scoring.grades}
     levels = config.office.level_names
-    status_vi = {"submitted": "Đã gửi", "needs_correction": "Cần sửa", "missing": "Chưa gửi"}
-    verdict_vi = {"dat": "Đạt", "chua_dat": "Chưa đạt"}
     r = ranked
     at = r["submitted_at"].dt.tz_localize(None) if len(r) else r["submitted_at"]
     rows = _safe_text(pd.DataFrame({
         "rank": r["rank_overall"], "rank_level": r["rank_in_level"], "code": r["school_code"],
         "name": r["school_name"], "level": r["level"].map(levels).fillna(r["level"]), "ward": r["ward"],
-        "status": r["status"].map(status_vi),
+        "status": r["status"].map(STATUS_LABELS),
         "at": at.astype(object).where(at.notna(), None),
         "on_time": r["on_time"].astype(object).map({True: "Đúng hạn", False: "Muộn"}),
-        "verdict": r["verdict"].map(verdict_vi),
+        "verdict": r["verdict"].map(VERDICT_LABELS),
         "score": r["score"].astype(object).where(r["score"].notna(), None),
         "grade": r["grade"].map({k: g.label for k, g in grades.items()}),
     }))
