@@ -7,7 +7,6 @@ The raw archive is never edited; a correction that cannot apply is an issue row,
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +14,7 @@ import pandas as pd
 from antt.config import Form
 from antt.errors import InputError
 from antt.normalize import HeaderMatch, parse_school
+from antt.registry import csv_with_lines
 from antt.sources.raw import RawTable
 from antt.text import clean_frame
 
@@ -27,14 +27,14 @@ def load_corrections(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS + ["line"], dtype="str")
     try:
-        frame = pd.read_csv(io.StringIO(path.read_bytes().decode("utf-8-sig")), dtype=str, keep_default_na=False)
+        frame, line = csv_with_lines(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"{path}: corrections file is not a readable UTF-8 CSV ({type(exc).__name__})") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: corrections file lacks column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
     frame = clean_frame(frame[COLUMNS]).fillna("")
-    frame["line"] = (frame.index + 2).astype(str)
+    frame["line"] = line.astype(str)
     return frame
 
 

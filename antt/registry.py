@@ -21,6 +21,17 @@ _CODE = re.compile(r"[0-9A-Z][0-9A-Z_.]{0,39}")
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))}
 
 
+def csv_with_lines(text: str) -> tuple[pd.DataFrame, pd.Series]:
+    """A config CSV (one record a line; blank lines and lines starting with '#' skipped) as text, and each record's
+    line in the file as an editor or a spreadsheet shows it. No record, not even a header: EmptyDataError."""
+    lines = text.splitlines()
+    numbers = [n for n, ln in enumerate(lines, start=1) if ln.strip() and not ln.lstrip().startswith("#")]
+    if not numbers:
+        raise pd.errors.EmptyDataError("no header line")
+    df = pd.read_csv(io.StringIO("\n".join(lines[n - 1] for n in numbers)), dtype=str, keep_default_na=False)
+    return df, pd.Series(numbers[1:len(df) + 1], index=df.index)
+
+
 def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -> pd.DataFrame:
     """Read and check the registry. Lines starting with '#' are comments. Emails become lower-case lists.
 
@@ -33,16 +44,12 @@ def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -
         raise InputError(f"{path}: school registry not found") from None
     except (UnicodeDecodeError, IsADirectoryError):
         raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
-    lines = text.splitlines()
-    # The file's line number of each record, as an editor or a spreadsheet shows it (one school a line).
-    numbers = [n for n, ln in enumerate(lines, start=1) if ln.strip() and not ln.lstrip().startswith("#")]
-    if not numbers:
-        raise InputError(f"{path}: school registry is empty")
     try:
-        df = pd.read_csv(io.StringIO("\n".join(lines[n - 1] for n in numbers)), dtype=str, keep_default_na=False)
+        df, line = csv_with_lines(text)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: school registry is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{path}: school registry is not a readable CSV ({str(exc).splitlines()[0]})") from None
-    line = pd.Series(numbers[1:len(df) + 1], index=df.index)
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:

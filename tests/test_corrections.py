@@ -96,3 +96,15 @@ def test_template_suggests_an_action_for_every_blocking_problem(tmp_path, sheet)
     assert list(rows[0]) == ["action", "school_code", "sheet_row", "question_id", "value", "reason", "by", "at"]
     assert {(r["action"], r["sheet_row"], r["question_id"]) for r in rows} == {
         ("approve_sender", str(impostor), ""), ("set", str(blank), "D2")}
+
+
+def test_a_bad_correction_names_its_line_in_the_file_past_blank_and_comment_lines(tmp_path):
+    from antt.corrections import load_corrections
+
+    path = tmp_path / "2026-H1.csv"
+    path.write_text("action,school_code,sheet_row,question_id,value,reason,by,at\n"
+                    "set,MN01,2,D2,0,gõ nhầm,Lan,2026-06-11\n"
+                    "\n"
+                    "# đã gọi điện cho trường\n"
+                    "reject,MN02,3,,,trùng,Lan,2026-06-11\n", encoding="utf-8")
+    assert load_corrections(path)[["action", "line"]].values.tolist() == [["set", "2"], ["reject", "5"]]
