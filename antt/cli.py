@@ -259,12 +259,14 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     print the report's path; with --pdf also print it to `<out>/<cycle>/report.pdf`. --send and --send-scorecards
     e-mail it over the ANTT_SMTP_* settings, each message at most once a day; exit 1 when one was refused."""
     mailing = _report_mail_preflight(cycle, config, schools, out, dry_run, send, send_scorecards)  # fails fast
+    from antt.config import load_config
+    from antt.cycles import resolve_cycle
+    from antt.locks import cycle_lock
     from antt.pipeline import rerender_cycle
 
-    from antt.locks import cycle_lock
-
-    html = rerender_cycle(cycle, config, out)  # takes the cycle's lock itself
-    with cycle_lock(out, html.parent.name, job="report print and e-mail"):  # nor two sends of the same mail at once
+    cycle_id = resolve_cycle(cycle, load_config(config).cycles).id  # a configured cycle before it names a lock file
+    with cycle_lock(out, cycle_id, job="report"):  # a run would swap the folder; two sends would both mail
+        html = rerender_cycle(cycle_id, config, out)
         if pdf:
             from antt.outputs.pdf import write_pdf
 

@@ -79,6 +79,11 @@ def history_url(out: Path | str) -> str:
     return os.environ.get(URL_ENV) or f"sqlite:///{Path(out).resolve() / HISTORY_FILE}"
 
 
+def exists(out: Path | str) -> bool:
+    """Whether there is a history to read: a database named by `ANTT_HISTORY_URL`, or `<out>/history.sqlite`."""
+    return bool(os.environ.get(URL_ENV)) or (Path(out) / HISTORY_FILE).is_file()
+
+
 def open_history(target: Engine | Path | str) -> Engine:
     """An engine with the tables in place. `target`: an Engine, a SQLAlchemy URL, or an output folder."""
     if isinstance(target, Engine):

@@ -8,7 +8,7 @@ suite (antt.checks) then turns those, and every other rule, into issue rows.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ class HeaderMatch:
     unknown: list[tuple[int, str]] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
-    unnamed: list[int] = field(default_factory=list)  # blank header, data below it (set by `normalize`)
+    unnamed: list[int] = field(default_factory=list)  # blank header, data below it (found by `normalize`)
 
 
 def match_headers(headers: list[str], form: Form) -> HeaderMatch:
@@ -173,18 +173,20 @@ def parse_school(s: pd.Series) -> pd.Series:
     return s.str.extract(r"^\[?([^\s\]–—-]+)", expand=False).str.upper().astype("str")
 
 
-def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle) -> tuple[pd.DataFrame, HeaderMatch]:
+def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle, header: HeaderMatch | None = None
+              ) -> tuple[pd.DataFrame, HeaderMatch]:
     """Typed submissions, one row per non-blank sheet row, with the helper columns the expectation suite reads.
 
     Helper columns: `level` (from the registry, by school code), `_in_cycle` (timestamp inside the collection
     window, or unreadable so that its error is reported), `_need__Q` (an answer is required on this row and
     none was unreadable), `_school_check`/`_sender_check` (rows whose school and sender are checked) and
-    `_registered_sender` (the e-mail when it is registered for the row's school).
+    `_registered_sender` (the e-mail when it is registered for the row's school). `header` is the sheet's
+    `match_headers` when the caller has it already.
     """
-    header = match_headers(raw.headers, form)
     cells = clean_frame(raw.cells)
     cells = cells.dropna(how="all") if len(cells.columns) else cells
-    header.unnamed = [pos for pos, h in enumerate(raw.headers) if not match_key(h) and cells[pos].notna().any()]
+    unnamed = [pos for pos, h in enumerate(raw.headers) if not match_key(h) and cells[pos].notna().any()]
+    header = replace(header or match_headers(raw.headers, form), unnamed=unnamed)
     subs = pd.DataFrame(index=cells.index)
     subs["sheet_row"] = cells.index.to_numpy()
 

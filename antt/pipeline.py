@@ -31,7 +31,6 @@ from antt.config import Config, load_config
 from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
 from antt.faults import checkpoint
-from antt.locks import cycle_lock
 from antt.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.normalize import HeaderMatch, match_headers, normalize
 from antt.outputs.document import build_document, previous_summary, to_json
@@ -138,7 +137,7 @@ def normalize_stage(raw: RawTable, ctx: RunContext) -> Prepared:
     form = ctx.config.form
     header = match_headers(raw.headers, form)
     corrections, correction_issues = check_corrections(ctx.corrections, raw, header, form)
-    subs, header = normalize(apply_answers(raw, corrections, header), form, ctx.registry, ctx.cycle)
+    subs, header = normalize(apply_answers(raw, corrections, header), form, ctx.registry, ctx.cycle, header)
     ctx.contacts = submission_contacts(subs, form)
     return Prepared(subs=subs, header=header, corrections=corrections, correction_issues=correction_issues,
                     rows_read=len(raw.cells), headers=raw.headers)
@@ -186,11 +185,9 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
         with ctx.stage("render_report"):
             run = {"started_at": ctx.started_at.isoformat(timespec="seconds"), "timings": dict(ctx.timings)}
-            (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
-            _write_pages(staging / "units", render_units(document, config))
+            _write_report(staging, document, config, run)
         with ctx.stage("render_scorecards"):
-            trends = history.school_trends(engine, before=cycle.period_end.isoformat())
-            _write_pages(staging / "schools", render_scorecards(document, config, trends), always=True)
+            _write_scorecards(staging, document, config, engine)
         with ctx.stage("render_data_quality"):
             docs = ctx.validation is not None
             (staging / "data_quality.html").write_text(
@@ -200,12 +197,36 @@ def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx:
                 write_data_docs(ctx.validation, staging / "data_docs")
         with ctx.stage("finish_workbook"):
             workbook.result()
-        manifest = json.dumps(_manifest(ctx, archived, staging), ensure_ascii=False, indent=1) + "\n"
-        (staging / "manifest.json").write_text(manifest, encoding="utf-8")
-    with ctx.stage("record_history"):  # after the folder is published; one transaction, replaces this cycle only
-        history.record_cycle(engine, document, run=run)
-    engine.dispose()
+        _write_manifest(staging, _manifest(ctx, archived, staging))
+    try:
+        with ctx.stage("record_history"):  # after the folder is published; one transaction, replaces this cycle only
+            history.record_cycle(engine, document, run=run)
+    finally:
+        engine.dispose()
     return final
+
+
+def _write_report(folder: Path, document: dict, config: Config, run: dict) -> None:
+    """report.html and, for a registry too large to list whole, the unit pages."""
+    (folder / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
+    _write_pages(folder / "units", render_units(document, config))
+
+
+def _write_scorecards(folder: Path, document: dict, config: Config, engine) -> None:
+    """schools/<code>.html, each with the school's results in the recorded cycles before this one."""
+    trends = history.school_trends(engine, before=document["cycle"]["period_end"])
+    _write_pages(folder / "schools", render_scorecards(document, config, trends), always=True)
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def _contents(folder: Path) -> dict:
+    """The manifest's account of a cycle folder: sha256 of each file, number of pages in each subfolder."""
+    return {"files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"},
+            "pages": {d.name: sum(1 for _ in d.iterdir()) for d in sorted(folder.iterdir()) if d.is_dir()}}
 
 
 def _write_pages(folder: Path, pages: Iterator[tuple[str, str]], always: bool = False) -> None:
@@ -252,9 +273,6 @@ def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
             packages[name] = version(name)
         except PackageNotFoundError:
             packages[name] = None
-    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"}
-    pages = {d.name: sum(1 for _ in d.iterdir()) for d in sorted(folder.iterdir()) if d.is_dir()}
     return {
         "cycle": ctx.cycle.id,
         "run_started_at": ctx.started_at.isoformat(timespec="seconds"),
@@ -266,8 +284,7 @@ def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
                    "criteria_set": ctx.config.criteria.id, "checksum": ctx.config.checksum},
         "packages": packages,
         "timings_s": dict(ctx.timings),
-        "files": files,
-        "pages": pages,
+        **_contents(folder),
         **({"source_files": ctx.source_files} if ctx.source_files else {}),
     }
 
@@ -277,24 +294,20 @@ REPORT_PAGES = ("report.html", "units", "schools")
 
 def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str) -> Path:
     """Render a recorded cycle's report, unit pages and scorecards again from the history database, without its
-    source (`antt report`). The cycle's other files (results.json, ranking.*, data_quality.html…) are kept as they
-    are; a cycle folder that is gone gets results.json back with the pages. Returns the report's path."""
+    source (`antt report`; the caller holds the cycle's lock). The cycle's other files (results.json, ranking.*,
+    data_quality.html…) are kept as they are and the manifest accounts for the new pages; a cycle folder that is
+    gone gets results.json back with the pages. Returns the report's path."""
     config, out = load_config(config_dir), Path(out)
     cycle = resolve_cycle(cycle_id, config.cycles)  # also keeps the id to what can name a folder
-    url = history.history_url(out)
-    if url == f"sqlite:///{(out / history.HISTORY_FILE).resolve()}" and not (out / history.HISTORY_FILE).is_file():
+    if not history.exists(out):
         raise InputError(f"no history database in {out} (run `antt run --cycle {cycle.id} …` first)")
-    with cycle_lock(out, cycle.id, job="re-render"):  # a run of the cycle would swap the folder under us
-        engine = history.open_history(url)
-        try:
-            recorded = history.load_cycle(engine, cycle.id)
-            if recorded is None:
-                raise InputError(f"cycle {cycle.id} is not recorded in the history database "
-                                 f"(run `antt run --cycle {cycle.id} …` first)")
-            document, run = recorded
-            trends = history.school_trends(engine, before=document["cycle"]["period_end"])
-        finally:
-            engine.dispose()
+    engine = history.open_history(out)
+    try:
+        recorded = history.load_cycle(engine, cycle.id)
+        if recorded is None:
+            raise InputError(f"cycle {cycle.id} is not recorded in the history database "
+                             f"(run `antt run --cycle {cycle.id} …` first)")
+        document, run = recorded
         final = out / cycle.id
         with staged_folder(final) as staging:
             if final.is_dir():
@@ -303,7 +316,11 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
                         (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
             else:
                 (staging / "results.json").write_bytes(to_json(document))
-            (staging / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
-            _write_pages(staging / "units", render_units(document, config))
-            _write_pages(staging / "schools", render_scorecards(document, config, trends), always=True)
+            _write_report(staging, document, config, run)
+            _write_scorecards(staging, document, config, engine)
+            manifest = staging / "manifest.json"
+            if manifest.is_file():
+                _write_manifest(staging, json.loads(manifest.read_text(encoding="utf-8")) | _contents(staging))
+    finally:
+        engine.dispose()
     return final / "report.html"
