@@ -330,3 +330,10 @@ def test_below_the_threshold_the_report_lists_every_school_and_there_are_no_unit
     html = _report((document, _full(config)))
     assert all(f'href="schools/{s["school_code"]}.html"' in html for s in document["schools"])
     assert "Kết quả theo xã, phường" in html and "units/" not in html and "trường khác" not in html
+
+
+def test_unit_kpis_count_as_the_document_kpis_do(h1, annual):
+    from antt.outputs.html import _kpis
+
+    for document, _ in (h1, annual):
+        assert _kpis(document["schools"]) == document["kpis"]

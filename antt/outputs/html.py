@@ -368,7 +368,9 @@ def _units(document: dict, config: Config) -> list[dict[str, Any]]:
 
 
 def _kpis(schools: list[dict]) -> dict[str, Any]:
-    """The report's KPIs (`document.kpis`) over some of the schools."""
+    """The report's KPIs (`document.kpis`) over some of the schools, counted on the document's records: a frame
+    per unit would cost seconds at national scale (794 units: 1.4 s against 0.13 s). The two must agree: a test
+    compares them on a whole run."""
     submitted = [s for s in schools if s["status"] == "submitted"]
     scores = [s["score"] for s in schools if s["score"] is not None]
     return {

@@ -7,10 +7,10 @@ which both cover Vietnamese. The print CSS (`@page`, `@media print`) in the repo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from antt.errors import AnttError
+from antt.outputs.publish import write_atomic
 
 
 class PdfUnavailable(AnttError):
@@ -32,14 +32,8 @@ def write_pdf(report_html: str, dest: Path, base_url: Path) -> Path:
     """Render `report_html` to `dest` (written whole or not at all); `base_url` resolves relative links/images."""
     weasyprint = _weasyprint()
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     base = Path(base_url).resolve()
     document = weasyprint.HTML(string=report_html, base_url=base.as_uri() + ("/" if base.is_dir() else ""),
                                media_type="print")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        document.write_pdf(tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(dest, document.write_pdf())
     return dest
