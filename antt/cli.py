@@ -179,7 +179,8 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     from zoneinfo import ZoneInfo
 
     from antt.outputs import mail
-    from antt.remind import is_address, reminder_kind
+    from antt.remind import reminder_kind
+    from antt.text import is_address
 
     try:
         day = date.fromisoformat(today) if today else None

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from antt.errors import ConfigError
+from antt.text import is_address
 
 QuestionType = Literal[
     "yes_no", "integer", "decimal", "percent", "date", "text", "url", "phone", "select_one", "select_multiple"
@@ -278,8 +279,6 @@ class Office(_Model):
     @field_validator("leadership_emails")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        from antt.remind import is_address  # antt.remind imports this module
-
         value = [a.strip() for a in value]
         bad = [a for a in value if not is_address(a)]
         if bad:

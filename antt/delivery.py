@@ -17,7 +17,8 @@ import pandas as pd
 
 from antt.config import Config
 from antt.errors import AnttError
-from antt.remind import Attachment, Reminder, is_address, render_html, render_text
+from antt.remind import Attachment, Reminder, render_html, render_text
+from antt.text import is_address
 from antt.text import vi_date, vi_number, vi_percent
 
 REPORT_FILES = {"report.pdf": ("application/pdf", "báo cáo đầy đủ, in trên khổ A4"),

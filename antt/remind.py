@@ -7,7 +7,6 @@ Sending (or writing `.eml` files) is `antt.outputs.mail`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -18,13 +17,9 @@ from antt.config import Config
 from antt.cycles import Cycle
 from antt.errors import AnttError
 from antt.results import CycleResults
-from antt.text import label_globals, nfc, vi_date
+from antt.text import is_address, label_globals, nfc, one_line, vi_date
 
 REMIND = ("missing", "needs_correction")
-# A plain ASCII address: anything else (a comma, a space, a second address pasted into the registry cell) would
-# change who a header or the SMTP envelope names.
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 
 _ENV = Environment(
     loader=PackageLoader("antt", "report_templates"),
@@ -61,15 +56,6 @@ class Reminder:
     sender_name: str
     reply_to: str
     attachments: tuple[Attachment, ...] = ()
-
-
-def one_line(text: str) -> str:
-    """Text fit for a header: every run of whitespace and control characters (CR, LF, tab…) becomes one space."""
-    return " ".join(re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", " ", text).split())
-
-
-def is_address(text: str) -> bool:
-    return bool(_ADDRESS.fullmatch(text))
 
 
 def reminder_kind(cycle: Cycle, today: date) -> str:

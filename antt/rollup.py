@@ -11,7 +11,7 @@ import pandas as pd
 
 from antt.errors import AnttError
 from antt.outputs.document import kpis
-from antt.remind import one_line
+from antt.text import one_line
 from antt.scoring.ranking import rank_schools
 
 RANKING_COLUMNS = ["reporting_unit", "school_code", "school_name", "level", "ward", "status", "submitted_at",

@@ -22,6 +22,21 @@ STATUS_LABELS = {"submitted": "Đã gửi", "needs_correction": "Cần chỉnh s
 VERDICT_LABELS = {"dat": "Đạt", "chua_dat": "Chưa đạt"}
 
 
+# A plain ASCII address: anything else (a comma, a space, a second address pasted into the registry cell) would
+# change who a header or the SMTP envelope names.
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def one_line(text: str) -> str:
+    """Text fit for a header: every run of whitespace and control characters (CR, LF, tab…) becomes one space."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", " ", text).split())
+
+
+def is_address(text: str) -> bool:
+    return bool(_ADDRESS.fullmatch(text))
+
+
 def label_globals() -> dict[str, dict[str, str]]:
     return {"STATUS_LABELS": STATUS_LABELS, "VERDICT_LABELS": VERDICT_LABELS}
 # Zero-width and bidi marks that survive copy-paste from Word/Zalo (soft hyphen, joiners, LRM/RLM/ALM, embeddings,

@@ -53,7 +53,7 @@ def _fill(sheet: Sheet) -> None:
     answers in every typed question, TH02 sent from an address that is hostile and not registered, rows naming
     schools as formulas or markup, a row with a hostile timestamp; THCS01 and TH03 send nothing."""
     sheet.add("MN01", email=SENDER, A2=f"Lan {HOSTILE}", A3=HOSTILE, A4=PHONE, C3=HOSTILE, G2=HOSTILE,
-              G3=f'https://minhchung.example.org/"><script>alert(1)</script>')
+              G3='https://minhchung.example.org/"><script>alert(1)</script>')
     sheet.add("TH01", **dict.fromkeys(("A2", "A3", "A4", "A5", "B2", "B4", "C4", "C9", "F2", "G1", "G2", "G3"),
                                       HOSTILE))
     sheet.add("TH02", email=f"{IMG}@evil.example")

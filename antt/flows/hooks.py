@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from antt.outputs.mail import POLICY, TIMEOUT_S, SmtpSettings
-from antt.remind import is_address, one_line
+from antt.text import is_address, one_line
 
 REASON_MAX = 500
 _ENV = Environment(loader=PackageLoader("antt", "report_templates"), undefined=StrictUndefined, autoescape=False,

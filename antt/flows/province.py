@@ -18,12 +18,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from antt import rollup
-from antt.remind import one_line
 from antt.errors import AnttError, ConfigError
 from antt.flows.cycle import run_cycle
 from antt.flows.hooks import notify_analyst
 from antt.outputs.publish import write_atomic
-from antt.text import label_globals, vi_number, vi_percent
+from antt.text import label_globals, one_line, vi_number, vi_percent
 
 MAX_CONCURRENT_UNITS = 4
 

@@ -25,7 +25,8 @@ from typing import Iterable, Mapping
 
 from antt.errors import AnttError
 from antt.outputs.publish import write_atomic
-from antt.remind import Reminder, is_address, one_line
+from antt.remind import Reminder
+from antt.text import is_address, one_line
 
 TIMEOUT_S = 30
 
