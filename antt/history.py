@@ -117,8 +117,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def record_cycle(engine_or_url: Engine | Path | str, document: dict, keep_document: bool = True,
-                 run: dict | None = None) -> None:
+def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict | None = None) -> None:
     """Store one cycle's results document (and the run's start time and timings), replacing whatever that cycle
     had; one transaction."""
     engine = open_history(engine_or_url)
@@ -131,7 +130,7 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, keep_docume
         "input_sha256": (document.get("input") or {}).get("sha256"),
         "config_checksum": (document.get("config") or {}).get("checksum"),
         "recorded_at": datetime.now(timezone.utc),
-        "document": zlib.compress(orjson.dumps(document), 1) if keep_document else None,
+        "document": zlib.compress(orjson.dumps(document), 1),
         "run": run,
     }
     rows = [{"cycle_id": cycle_id, "school_code": s["school_code"], "position": i,

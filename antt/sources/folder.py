@@ -38,10 +38,6 @@ class FolderRead:
     files: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
-    def file_of(self, sheet_row: int) -> str:
-        """The file a sheet row came from (the header is row 1, the first file row 2)."""
-        return self.files[sheet_row - 2]
-
 
 @dataclass
 class _Report:
