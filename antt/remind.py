@@ -45,7 +45,8 @@ class Attachment:
 @dataclass(frozen=True)
 class Reminder:
     """One e-mail to send: `kind` is reminder / overdue (to a school), summary (to the analyst, school_code ''),
-    or, from `antt.delivery`, report (to leadership, school_code '') / scorecard (to a school)."""
+    or, from `antt.delivery`, report (to leadership, school_code '') / scorecard (to a school). Messages with the
+    same `once_a_day` (default: their kind) go to the same school at most once a day."""
 
     kind: str
     school_code: str
@@ -56,6 +57,7 @@ class Reminder:
     sender_name: str
     reply_to: str
     attachments: tuple[Attachment, ...] = ()
+    once_a_day: str = ""
 
 
 def reminder_kind(cycle: Cycle, today: date) -> str:
@@ -103,7 +105,8 @@ def plan_reminders(res: CycleResults, registry: pd.DataFrame, config: Config, to
             subject, text = render_text("mail_reminder.txt.j2", school=school, **facts)
             html = render_html("mail_reminder.html.j2", school=school, **facts)
             reminders.append(Reminder(kind=kind, school_code=code, to=tuple(school["to"]), subject=subject,
-                                      text=text, html=html, sender_name=sender, reply_to=analyst))
+                                      text=text, html=html, sender_name=sender, reply_to=analyst,
+                                      once_a_day="school notice"))  # a reminder or an overdue notice, not both
     subject, text = render_text("mail_summary.txt.j2", schools=schools, **facts)
     reminders.append(Reminder(kind="summary", school_code="", to=(analyst,), subject=subject, text=text, html=None,
                               sender_name=sender, reply_to=analyst))

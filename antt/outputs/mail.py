@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from antt.errors import AnttError
 from antt.outputs.publish import write_atomic
@@ -158,12 +158,13 @@ class SentLog:
             except json.JSONDecodeError:
                 continue
             if entry.get("day") == day.isoformat() and entry.get("cycle") == cycle_id:
-                done.add(_key(entry.get("kind", ""), entry.get("school_code", "")))
+                done.add((entry.get("once_a_day") or entry.get("kind", ""), entry.get("school_code", "")))
         return done
 
     def append(self, day: date, cycle_id: str, reminder: Reminder, delivery: Delivery, at: datetime) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"day": day.isoformat(), "cycle": cycle_id, "kind": reminder.kind,
+                           "once_a_day": reminder.once_a_day or reminder.kind,
                            "school_code": reminder.school_code, "recipients": list(delivery.recipients),
                            "refused": delivery.refused, "message_id": delivery.message_id,
                            "sent_at": at.isoformat(timespec="seconds")}, ensure_ascii=False)
@@ -173,10 +174,18 @@ class SentLog:
             os.fsync(fh.fileno())
 
 
-def _key(kind: str, school_code: str) -> tuple[str, str]:
-    # A school counts as reminded for the day whichever of the two notices it got; every other kind (the analyst's
-    # summary, the leadership report, a school's scorecard) is tracked on its own.
-    return ("school" if kind in ("reminder", "overdue") else kind, school_code)
+def _key(message: Reminder) -> tuple[str, str]:
+    return message.once_a_day or message.kind, message.school_code
+
+
+def _unsent(messages: Iterable[Reminder], done: set[tuple[str, str]], results: list[Delivery]) -> Iterator[Reminder]:
+    """The messages not yet delivered today, in order; each one that was goes into `results` as skipped."""
+    for message in messages:
+        if _key(message) in done:
+            results.append(Delivery(message.kind, message.school_code, "skipped", message.to,
+                                    reason="already sent today"))
+        else:
+            yield message
 
 
 def deliver(reminders: Iterable[Reminder], out: Path | str, cycle_id: str, day: date, now: datetime,
@@ -189,11 +198,7 @@ def deliver(reminders: Iterable[Reminder], out: Path | str, cycle_id: str, day: 
     results: list[Delivery] = []
     smtp: smtplib.SMTP | None = None
     try:
-        for reminder in reminders:
-            if _key(reminder.kind, reminder.school_code) in done:
-                results.append(Delivery(reminder.kind, reminder.school_code, "skipped", reminder.to,
-                                        reason="already sent today"))
-                continue
+        for reminder in _unsent(reminders, done, results):
             msg = build_message(reminder, settings.mail_from, now)
             smtp = smtp or _connect(settings)
             try:
@@ -215,7 +220,7 @@ def deliver(reminders: Iterable[Reminder], out: Path | str, cycle_id: str, day: 
             delivery = Delivery(reminder.kind, reminder.school_code, "sent", accepted, refused=_replies(refused),
                                 message_id=msg["Message-ID"])
             log.append(day, cycle_id, reminder, delivery, now)
-            done.add(_key(reminder.kind, reminder.school_code))
+            done.add(_key(reminder))
             results.append(delivery)
     finally:
         if smtp is not None:
@@ -229,12 +234,8 @@ def write_eml(reminders: Iterable[Reminder], folder: Path | str, out: Path | str
     Nothing is sent and the sent-mail log is only read."""
     folder = Path(folder)
     done = SentLog(out).reminded(day, cycle_id)
-    results = []
-    for reminder in reminders:
-        if _key(reminder.kind, reminder.school_code) in done:
-            results.append(Delivery(reminder.kind, reminder.school_code, "skipped", reminder.to,
-                                    reason="already sent today"))
-            continue
+    results: list[Delivery] = []
+    for reminder in _unsent(reminders, done, results):
         msg = build_message(reminder, mail_from, now)
         name = "_".join(filter(None, [cycle_id, day.isoformat(), reminder.kind, reminder.school_code])) + ".eml"
         write_atomic(folder / name, msg.as_bytes())
@@ -266,7 +267,7 @@ class Outbox:
         return cls(Path(out), cycle_id, day, now, settings.mail_from, settings=settings)
 
     def sent_today(self, kind: str, school_code: str = "") -> bool:
-        return _key(kind, school_code) in SentLog(self.out).reminded(self.day, self.cycle_id)
+        return (kind, school_code) in SentLog(self.out).reminded(self.day, self.cycle_id)
 
     def send(self, messages: Iterable[Reminder]) -> list[Delivery]:
         """`deliver` the messages, or in a dry run `write_eml` them."""
