@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install clean system-deps lock
+.PHONY: demo test install clean system-deps lock lint messages
 
 # The exact versions `make test` and `make demo` install: every package, pinned. `make lock` refreshes it from a
 # clean venv after a change to the dependencies in pyproject.toml (tests/test_lock.py says when it is due).
@@ -22,22 +22,39 @@ APT_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation
 APT_BROWSER := chromium
 APT_TEST := $(APT_PDF) $(APT_BROWSER)
 
-$(STAMP): pyproject.toml $(LOCK)
+# The office's language: gettext catalogs (antt/i18n.py), compiled here and by the build hook (hatch_build.py).
+PO := $(wildcard antt/locale/*/LC_MESSAGES/antt.po)
+MO := $(PO:.po=.mo)
+
+$(STAMP): pyproject.toml $(LOCK) hatch_build.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --constraint $(LOCK) --upgrade pip
 	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MO)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+# After changing a message in the code: extract them all and update every catalog, then translate what is new.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k ngettext:1,2 --no-location --sort-output \
+	  --project antt --msgid-bugs-address cmthcs.qy.quangninh@moet.edu.vn -o antt/locale/antt.pot .
+	$(BIN)/pybabel -q update -i antt/locale/antt.pot -d antt/locale -D antt --no-fuzzy-matching --ignore-obsolete \
+	  --no-location
+
+lint: $(STAMP)
+	$(BIN)/ruff check antt tests bench hatch_build.py
 
 system-deps:
 	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_TEST))
 
-demo: $(STAMP)
+demo: $(STAMP) $(MO)
 	$(BIN)/antt demo --out $(OUT)
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(MO) system-deps lint
 	$(BIN)/python -m pytest
 
 lock:

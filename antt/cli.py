@@ -9,13 +9,39 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from antt import i18n
 from antt.errors import AnttError
+
+
+def _office_language(argv: list[str]) -> str | None:
+    """`language` in the office config the command line names (`--config DIR`), read before the commands are
+    defined so that even `--help` speaks it. Any problem is left to the full config load to report."""
+    import yaml
+
+    from antt.config import default_config_dir
+
+    folder = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    if folder is None and "--config" in argv[:-1]:
+        folder = argv[argv.index("--config") + 1]
+    try:
+        office = yaml.safe_load((Path(folder) if folder else default_config_dir()).joinpath("office.yaml")
+                                .read_text(encoding="utf-8"))
+        return office.get("language") if isinstance(office, dict) else None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+
+
+try:
+    i18n.use(i18n.language(_office_language(sys.argv[1:])))
+except AnttError as exc:  # an unknown ANTT_LANG: say so in the source language, once
+    Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="antt: the 'An toàn về ANTT' school reporting pipeline.")
@@ -23,10 +49,10 @@ console = Console(stderr=True)
 out_console = Console()
 
 CycleOpt = Annotated[str, typer.Option("--cycle", help="Cycle id, e.g. 2026-H1 or 2026-Y.")]
-SourceOpt = Annotated[str, typer.Option("--source", help="Response sheet export (.csv or .xlsx), a folder of "
-                                                          "filled .xlsx templates, or gsheet:<key or URL>[#worksheet].")]
-SchoolsOpt = Annotated[Optional[Path], typer.Option("--schools", help="School registry CSV (default: config's).")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config folder (default: the packaged one).")]
+SourceOpt = Annotated[str, typer.Option("--source", help="Response sheet export (.csv or .xlsx), a folder of filled "
+                                                          ".xlsx templates, or gsheet:<key or URL>[#worksheet].")]
+SchoolsOpt = Annotated[Path | None, typer.Option("--schools", help="School registry CSV (default: config's).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config folder (default: the packaged one).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder; everything a run keeps lives here.")]
 
 
@@ -63,7 +89,7 @@ def _fail(message: str, code: int = 2) -> None:
 def _preflight(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path):
     """Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable."""
     from antt import pipeline
-    from antt.normalize import match_headers
+    from antt.intake.normalize import match_headers
     from antt.sources.files import sniff_headers
 
     ctx = pipeline.open_run(cycle, schools, config, out)
@@ -133,7 +159,7 @@ def run(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: 
 @app.command()
 def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
              out: OutOpt = Path("out"),
-             issues_csv: Annotated[Optional[Path], typer.Option("--issues-csv", help="Also write issues here.")] = None,
+             issues_csv: Annotated[Path | None, typer.Option("--issues-csv", help="Also write issues here.")] = None,
              strict: Annotated[bool, typer.Option(help="Exit 1 when any submission has a blocking error.")] = False,
              ) -> None:
     """Validate a response sheet only (no scoring, no Prefect) and list the problems."""
@@ -165,11 +191,11 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
 @app.command()
 def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
            out: OutOpt = Path("out"),
-           dry_run: Annotated[Optional[Path], typer.Option("--dry-run", help="Write the messages as .eml files "
+           dry_run: Annotated[Path | None, typer.Option("--dry-run", help="Write the messages as .eml files "
                                                                             "in this folder; send nothing.")] = None,
-           today: Annotated[Optional[str], typer.Option("--today", help="Plan as on this day, YYYY-MM-DD "
+           today: Annotated[str | None, typer.Option("--today", help="Plan as on this day, YYYY-MM-DD "
                                                                       "(default: today, office time zone).")] = None,
-           analyst: Annotated[Optional[str], typer.Option("--analyst", help="Where the summary goes (default: "
+           analyst: Annotated[str | None, typer.Option("--analyst", help="Where the summary goes (default: "
                                                                            "the office's contact_email).")] = None,
            ) -> None:
     """E-mail each school that is missing or needs correction (a reminder before the deadline, an overdue notice
@@ -178,8 +204,8 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
-    from antt.outputs import mail
-    from antt.remind import reminder_kind
+    from antt.mail import outbox as mail
+    from antt.mail.reminders import reminder_kind
     from antt.text import is_address
 
     try:
@@ -225,10 +251,10 @@ app.add_typer(corrections_app, name="corrections")
 @corrections_app.command("template")
 def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
                          out: OutOpt = Path("out"),
-                         dest: Annotated[Optional[Path], typer.Option(help="Where to write it.")] = None) -> None:
+                         dest: Annotated[Path | None, typer.Option(help="Where to write it.")] = None) -> None:
     """Write a corrections file pre-filled with a suggested action for every blocking problem."""
     from antt import pipeline
-    from antt.corrections import template
+    from antt.intake.corrections import template
     from antt.outputs.publish import write_atomic
     from antt.outputs.tables import csv_bytes
 
@@ -253,7 +279,7 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
            send_scorecards: Annotated[bool, typer.Option("--send-scorecards", help="E-mail each school its "
                                                          "scorecard at its registered addresses.")] = False,
            schools: SchoolsOpt = None,
-           dry_run: Annotated[Optional[Path], typer.Option("--dry-run", help="With --send/--send-scorecards: write "
+           dry_run: Annotated[Path | None, typer.Option("--dry-run", help="With --send/--send-scorecards: write "
                                                          "the messages as .eml files here; send nothing.")] = None,
            ) -> None:
     """Render a cycle's report, unit pages and scorecards again from the history database (no source is read) and
@@ -262,8 +288,8 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     mailing = _report_mail_preflight(cycle, config, schools, out, dry_run, send, send_scorecards)  # fails fast
     from antt.config import load_config
     from antt.cycles import resolve_cycle
-    from antt.locks import cycle_lock
     from antt.pipeline import rerender_cycle
+    from antt.store.locks import cycle_lock
 
     cycle_id = resolve_cycle(cycle, load_config(config).cycles).id  # a configured cycle before it names a lock file
     with cycle_lock(out, cycle_id, job="report"):  # a run would swap the folder; two sends would both mail
@@ -290,11 +316,11 @@ def _report_mail_preflight(cycle: str, config: Path | None, schools: Path | None
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from antt import delivery
     from antt.config import load_config
     from antt.cycles import resolve_cycle
-    from antt.outputs.mail import Outbox
-    from antt.registry import load_registry
+    from antt.intake.registry import load_registry
+    from antt.mail import delivery
+    from antt.mail.outbox import Outbox
 
     cfg = load_config(config)
     cycle_id = resolve_cycle(cycle, cfg.cycles).id
@@ -309,7 +335,8 @@ def _report_mail_preflight(cycle: str, config: Path | None, schools: Path | None
 def _send_report_mail(folder: Path, cfg, registry, outbox, send: bool, send_scorecards: bool) -> bool:
     """Send, list the report's recipients and whatever did not go, print a one-line summary. False when a message
     or a recipient was refused."""
-    from antt.outputs import mail, report_mail
+    from antt.mail import outbox as mail
+    from antt.mail import send as report_mail
 
     deliveries, unreachable = [], []
     if send:
@@ -342,8 +369,8 @@ def demo(out: OutOpt = Path("out"),
          seed: Annotated[int, typer.Option(help="Seed of the demo responses.")] = 2026) -> None:
     """Write realistic demo responses (2026-H1 and 2026-Y in one sheet), run both cycles offline, print the report."""
     from antt.config import load_config
-    from antt.demo import write_demo_sheet
-    from antt.registry import load_registry
+    from antt.demo.build import write_demo_sheet
+    from antt.intake.registry import load_registry
 
     _prepare_environment(out)
     config = load_config(None)
@@ -358,8 +385,8 @@ def demo(out: OutOpt = Path("out"),
 @app.command()
 def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None, out: OutOpt = Path("out"),
            pool: Annotated[str, typer.Option(help="Prefect work pool (process type); created if missing.")] = "antt",
-           analyst: Annotated[Optional[str], typer.Option(help="Analyst address for the reminder summary.")] = None,
-           units: Annotated[Optional[Path], typer.Option(help="Units file (see config/units.example.yaml): also "
+           analyst: Annotated[str | None, typer.Option(help="Analyst address for the reminder summary.")] = None,
+           units: Annotated[Path | None, typer.Option(help="Units file (see config/units.example.yaml): also "
                                                               "deploy the province roll-up.")] = None,
            ) -> None:
     """Create or update the deployments (cron schedules in the office's time zone) on the Prefect server named by
@@ -384,13 +411,13 @@ app.add_typer(form_app, name="form")
 @form_app.command("export")
 def form_export(
         fmt: Annotated[str, typer.Option("--format", help="apps-script, xlsform or xlsx-template.")],
-        out: Annotated[Optional[Path], typer.Option("--out", help="File or folder to write (default: a standard "
+        out: Annotated[Path | None, typer.Option("--out", help="File or folder to write (default: a standard "
                                                                   "name in the current folder).")] = None,
         schools: SchoolsOpt = None, config: ConfigOpt = None) -> None:
     """Write the form from config/form.yaml and the school registry, and print the steps to use it."""
     from antt.config import load_config
     from antt.forms import DEFAULT_NAMES, FORMATS, export_form, export_steps
-    from antt.registry import load_registry
+    from antt.intake.registry import load_registry
 
     if fmt not in FORMATS:
         _fail(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -26,8 +26,8 @@ MESSAGE_KEYS = (
     "missing_required", "not_integer", "ambiguous_number", "not_decimal", "not_yes_no", "not_date", "not_phone",
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
-    "unnamed_column",    "missing_optional_column", "blank_rows", "bad_correction", "correction_set", "correction_approve_sender",
-    "correction_accept_late", "correction_reject",
+    "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction", "correction_set",
+    "correction_approve_sender", "correction_accept_late", "correction_reject",
 )
 
 
@@ -258,6 +258,8 @@ class Cycles(_Model):
 
 
 class Office(_Model):
+    # The language of the CLI, the Prefect artifacts and the failure e-mails (ANTT_LANG overrides it); antt/i18n.py.
+    language: Literal["vi", "en"] = "vi"
     authority: str
     office: str
     office_short: str
@@ -366,7 +368,8 @@ def _check_criteria(cs: CriteriaSet, form: Form, path: Path) -> None:
             if cond.op in ("has_all_options", "min_selected") and q.type != "select_multiple":
                 raise ConfigError(f"{path}: {key}.op: {cond.op} needs a select_multiple question, {q.id} is {q.type}")
             if cond.op == "eq" and q.type == "yes_no" and cond.value not in (form.answer_yes, form.answer_no):
-                raise ConfigError(f"{path}: {key}.value: {q.id} is yes/no, value must be {form.answer_yes!r} or {form.answer_no!r}")
+                raise ConfigError(f"{path}: {key}.value: {q.id} is yes/no, "
+                                  f"value must be {form.answer_yes!r} or {form.answer_no!r}")
             if cond.op == "eq" and q.type in NUMERIC_TYPES and not isinstance(cond.value, int):
                 raise ConfigError(f"{path}: {key}.value: {q.id} is numeric, value must be a number")
         unknown = set(crit.levels or []) - set(form.levels)

@@ -12,38 +12,39 @@ import logging
 import multiprocessing
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from antt import history
+from antt import i18n
 from antt.checks.data_docs import write_data_docs
 from antt.checks.suite import build_suite
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues
 from antt.config import Config, load_config
 from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
-from antt.faults import checkpoint
-from antt.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
-from antt.normalize import HeaderMatch, match_headers, normalize
+from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
+from antt.intake.normalize import HeaderMatch, match_headers, normalize
+from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.html import render_report, render_scorecards, render_units
-from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.publish import staged_folder
+from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
-from antt.registry import load_registry
-from antt.results import CycleResults, Scores, rank_cycle, score_cycle
+from antt.scoring.results import CycleResults, Scores, rank_cycle, score_cycle
 from antt.sources.archive import ArchivedInput, archive_bytes, archive_input
-from antt.sources.folder import folder_bytes, read_folder
 from antt.sources.files import read_export
+from antt.sources.folder import folder_bytes, read_folder
 from antt.sources.raw import RawTable
+from antt.store import history
+from antt.store.faults import checkpoint
 
 log = logging.getLogger("antt.pipeline")
 BACKGROUND_WORKBOOK_MIN = 5000
@@ -82,6 +83,7 @@ class RunContext:
 def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str) -> RunContext:
     """Load config, registry and cycle; any problem is an AnttError with one line."""
     config = load_config(config_dir)
+    i18n.use(i18n.language(config.office.language))
     registry_path = Path(schools) if schools else config.root / "schools.csv"
     registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short)
     cycle = resolve_cycle(cycle_id, config.cycles)

@@ -3,7 +3,7 @@
     python bench/run.py                      # N = 60, 1,000, 5,000, 10,000, 50,000
     python bench/run.py --sizes 60,1000      # a quick look
 
-For each N it writes a synthetic registry and response export (antt.synthetic: the demo's mix of problems, seeded),
+For each N it writes a synthetic registry and response export (antt.demo.synthetic: the demo's mix of problems, seeded),
 then runs one worker process per N that measures, in this order: a baseline (pandas reading the same export as
 text), the Prefect engine start (a trivial flow, reported on its own line), and the `run-cycle` flow with its stage
 timings; peak RSS is the worker's own. At N = 1,000 it also runs `antt run` on the same files and checks that
@@ -64,8 +64,8 @@ def worker(folder: Path, cycle: str) -> dict:
 
 def generate(n: int, folder: Path, cycle: str, seed: int) -> float:
     from antt.config import load_config
-    from antt.registry import load_registry
-    from antt.synthetic import write_synthetic
+    from antt.demo.synthetic import write_synthetic
+    from antt.intake.registry import load_registry
 
     config = load_config(None)
     template = load_registry(config.root / "schools.csv", config.form.levels)

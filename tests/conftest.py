@@ -22,9 +22,9 @@ from antt.checks.suite import build_suite  # noqa: E402
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues  # noqa: E402
 from antt.config import Config, load_config  # noqa: E402
 from antt.cycles import resolve_cycle  # noqa: E402
-from antt.normalize import normalize  # noqa: E402
-from antt.registry import load_registry  # noqa: E402
-from antt.results import CycleResults, rank_cycle, score_cycle  # noqa: E402
+from antt.intake.normalize import normalize  # noqa: E402
+from antt.intake.registry import load_registry  # noqa: E402
+from antt.scoring.results import CycleResults, rank_cycle, score_cycle  # noqa: E402
 from antt.sources.raw import RawTable  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

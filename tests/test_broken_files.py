@@ -18,12 +18,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
-from antt.errors import InputError
-from antt.registry import load_registry
-from antt.sources.files import read_export, sniff_headers
 from conftest import REPO, school
 from test_cli import antt, assert_one_line_error
+
+from antt.errors import InputError
+from antt.intake.registry import load_registry
+from antt.sources.files import read_export, sniff_headers
 
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 
@@ -137,7 +137,7 @@ def test_damaged_utf8_is_one_line_not_read_as_windows_1258(tmp_path, sheet):
     sheet.add("MN01")
     sheet.add("TH01", G2="Trường đề nghị")
     data = csv_text(sheet).encode("utf-8")
-    at = data.index("đề nghị".encode("utf-8"))
+    at = data.index("đề nghị".encode())
     src = tmp_path / "responses.csv"
     src.write_bytes(data[:at] + b"\xff" + data[at + 1:])
     assert_fails_cleanly(validate(src, tmp_path / "o"), "line 3", "not valid UTF-8")

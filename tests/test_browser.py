@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from conftest import REPO, Sheet
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from antt import pipeline
 from antt.config import load_config
-from antt.demo import write_demo_sheet
+from antt.demo.build import write_demo_sheet
+from antt.intake.registry import load_registry
 from antt.outputs.pdf import write_pdf
-from antt.registry import load_registry
-from conftest import REPO, Sheet
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SCRIPT = "<script>alert(1)</script>"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import REPO
 
 from antt.config import load_config
 from antt.errors import ConfigError, InputError
-from antt.registry import load_registry
-from conftest import REPO
+from antt.intake.registry import load_registry
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import csv
 import json
 
 import pytest
+from conftest import config_with_corrections, run_stages
 
 from antt import pipeline
-from conftest import config_with_corrections, run_stages
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_template_suggests_an_action_for_every_blocking_problem(tmp_path, sheet)
 
 
 def test_a_bad_correction_names_its_line_in_the_file_past_blank_and_comment_lines(tmp_path):
-    from antt.corrections import load_corrections
+    from antt.intake.corrections import load_corrections
 
     path = tmp_path / "2026-H1.csv"
     path.write_text("action,school_code,sheet_row,question_id,value,reason,by,at\n"

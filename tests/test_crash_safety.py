@@ -3,7 +3,7 @@ history database sound, and the next run succeeds; two runs of one cycle never i
 
 `antt run` is the real CLI (`antt.cli.main`), but started as a fork of one helper process that has imported antt,
 Prefect and Great Expectations once: a fresh interpreter per run would spend most of this file's time importing.
-The runs use the session's Prefect server. Kills come at the named points of `antt.faults` and at seeded times.
+The runs use the session's Prefect server. Kills come at the named points of `antt.store.faults` and at seeded times.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from antt import history
-from antt.demo import write_demo_sheet
-from antt.locks import Busy, cycle_lock
-from antt.outputs import publish
 from conftest import REPO
+
+from antt.demo.build import write_demo_sheet
+from antt.outputs import publish
+from antt.store import history
+from antt.store.locks import Busy, cycle_lock
 
 pytestmark = pytest.mark.flow
 
@@ -296,7 +296,7 @@ def test_the_lock_names_who_holds_it_and_is_free_again_after_it(tmp_path):
 # Records the results document in file argv[2] into the output folder argv[1] as cycle argv[3], once told to go.
 WRITER = r"""
 import json, sys
-from antt import history
+from antt.store import history
 document = json.loads(open(sys.argv[2], encoding="utf-8").read())
 document["cycle"]["id"] = sys.argv[3]
 print("ready", flush=True)

@@ -12,17 +12,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from antt import delivery, pipeline
-from antt.config import load_config
-from antt.errors import ConfigError
-from antt.outputs.mail import Outbox
-from antt.outputs.report_mail import read_document, report_pdf, send_report, send_scorecards
-from antt.registry import load_registry
-from antt.text import vi_number, vi_percent
 from conftest import REPO, Sheet
 from smtp_server import Mailbox, smtp_server
 from test_cli import antt, assert_one_line_error
+
+from antt import pipeline
+from antt.config import load_config
+from antt.errors import ConfigError
+from antt.intake.registry import load_registry
+from antt.mail import delivery
+from antt.mail.outbox import Outbox
+from antt.mail.send import read_document, report_pdf, send_report, send_scorecards
+from antt.text import vi_number, vi_percent
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (and Pango) are needed for report.pdf")
 
@@ -150,7 +151,7 @@ def test_each_school_gets_exactly_its_own_scorecard(config, written, registry, t
         sent, unreachable = send_scorecards(folder, config, registry, outbox(tmp_path, server))
     assert sorted(d.school_code for d in sent if d.status == "sent") == sorted(REACHABLE)
     assert [(u.school_code, u.unusable) for u in unreachable] == [("TH02", ()), ("TH03", ("hỏi thầy hiệu trưởng",))]
-    names = dict(zip(registry["school_code"], registry["school_name"]))
+    names = dict(zip(registry["school_code"], registry["school_name"], strict=True))
     assert len(box.received) == len(REACHABLE)
     for got in box.received:
         msg = got.message
@@ -216,8 +217,8 @@ def test_a_long_vietnamese_subject_keeps_every_space():
     from email import policy
     from email.parser import BytesParser
 
-    from antt.outputs.mail import build_message
-    from antt.remind import Reminder
+    from antt.mail.outbox import build_message
+    from antt.mail.reminders import Reminder
 
     words = ("Báo cáo sơ kết 6 tháng kỳ 2026-H1: kết quả “An toàn về ANTT” của các trường (tạm thời) "
              "Phiếu Trường Tiểu học Quảng Yên").split()  # email.policy.SMTP mangles 90 of these 100 subjects

@@ -12,8 +12,8 @@ import pytest
 
 from antt.config import load_config
 from antt.cycles import resolve_cycle
-from antt.demo import build_demo, demo_responses, write_demo_sheet
-from antt.registry import load_registry
+from antt.demo.build import build_demo, demo_responses, write_demo_sheet
+from antt.intake.registry import load_registry
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CYCLES = ["2026-H1", "2026-Y"]

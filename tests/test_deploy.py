@@ -181,9 +181,9 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
 @pytest.mark.flow
 def test_a_failed_run_e_mails_the_analyst_its_link_and_reason(prefect_api_url, monkeypatch, tmp_path):
     from prefect import flow
-
-    from antt.flows.hooks import notify_analyst
     from smtp_server import Mailbox, smtp_server
+
+    from antt.mail.failure import notify_analyst
 
     @flow(name="run-cycle", flow_run_name="{cycle}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
     def failing(cycle: str, source: str) -> None:
@@ -213,7 +213,7 @@ def test_a_failed_run_e_mails_the_analyst_its_link_and_reason(prefect_api_url, m
 def test_without_smtp_settings_a_failure_is_logged_not_raised(prefect_api_url, monkeypatch, caplog):
     from prefect import flow
 
-    from antt.flows.hooks import notify_analyst
+    from antt.mail.failure import notify_analyst
 
     @flow(name="run-cycle", on_failure=[notify_analyst])
     def failing() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from antt.demo import build_demo
+from antt.demo.build import build_demo
 
 pytestmark = pytest.mark.flow
 
@@ -145,8 +145,9 @@ def test_same_input_gives_identical_bytes(demo_run, demo_csv):
 
 
 def test_header_only_sheet_reports_every_school_missing(prefect_api_url, tmp_path, config, registry):
-    from antt.flows.cycle import run_cycle
     from conftest import Sheet
+
+    from antt.flows.cycle import run_cycle
 
     path = Sheet(config, registry).write_csv(tmp_path / "header-only.csv")
     result = run_cycle(cycle="2026-H1", source=str(path), out=str(tmp_path / "out"))

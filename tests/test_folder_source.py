@@ -9,13 +9,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import Sheet, evaluate, school
 from openpyxl import Workbook, load_workbook
 
 from antt.errors import InputError
 from antt.forms import export_form
 from antt.forms.template import EMAIL, SENT_AT, SHEET
 from antt.sources.folder import folder_bytes, read_folder
-from conftest import Sheet, evaluate, school
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 

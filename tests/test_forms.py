@@ -176,7 +176,7 @@ def test_xlsform_level_drives_school_list_and_relevance(exported):
 
 def _records(ws) -> list[dict]:
     rows = list(ws.iter_rows(values_only=True))
-    return [dict(zip(rows[0], row)) for row in rows[1:]]
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
 def test_template_lists_every_question_and_option(config, registry, exported):

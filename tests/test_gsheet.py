@@ -9,11 +9,11 @@ import unicodedata
 
 import pandas as pd
 import pytest
+from fake_sheets import CLIENT_EMAIL, DateCell, FakeSheets
 
 from antt.errors import InputError
 from antt.sources.files import read_export
 from antt.sources.gsheet import fetch_sheet, last_snapshot, parse_spec, preflight
-from fake_sheets import CLIENT_EMAIL, DateCell, FakeSheets
 
 KEY = "1FAKEa0B1c2D3e4F5g6H7i8J9k0LmNoPqRsTuVwXyZ"
 FAST = {"timeout": 1.0, "backoff": 0.01, "max_delay": 10.0}
@@ -119,7 +119,7 @@ def test_quota_429_twice_then_ok_succeeds_and_honours_retry_after(fake, out):
     assert list(raw.cells[0]) == ["v"]
     reads = fake.of_kind("values")
     assert [r.status for r in reads] == [429, 429, 200]
-    assert all(b.at - a.at >= 0.95 for a, b in zip(reads, reads[1:]))
+    assert all(b.at - a.at >= 0.95 for a, b in zip(reads, reads[1:], strict=False))
 
 
 def test_server_error_for_ever_fails_after_bounded_retries_naming_sheet_and_status(fake, out):
@@ -359,7 +359,7 @@ def test_antt_run_fails_cleanly_when_the_sheet_is_refused_or_unknown(prefect_api
                                                                      status, fragment):
     import os
 
-    from test_cli import assert_one_line_error, antt
+    from test_cli import antt, assert_one_line_error
 
     sheet.add("MN01")
     fake.add_spreadsheet("e2eKEY", {"Sheet1": as_sheets_holds_it([sheet.headers] + sheet.rows)})

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import REPO, Sheet, run_stages
 
-from antt import history
+from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.pipeline import normalize_stage, open_run, rank_stage, read_source, score_stage, validate_stage
-from antt.registry import load_registry
+from antt.store import history
 from antt.text import vi_number
-from conftest import REPO, Sheet, run_stages
 
 REGISTRY = """school_code,school_name,level,ward,emails
 MN01,Trường Mầm non Hà An,MN,phường Hà An,mn01@truong.example.org

@@ -18,18 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO, Sheet, evaluate, school
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from antt.config import load_config
 from antt.cycles import resolve_cycle
 from antt.errors import AnttError, InputError
-from antt.normalize import match_headers, parse_school
-from antt.registry import expected_in, load_registry
+from antt.intake.normalize import match_headers, parse_school
+from antt.intake.registry import expected_in, load_registry
 from antt.sources.files import read_export
 from antt.sources.raw import RawTable
 from antt.text import clean_cell
-from conftest import REPO, Sheet, evaluate, school
 
 # One validation costs 1-2 s (the suite has ~80 expectations), so the sheets that reach it are few and dense;
 # the checks that stop before it (reading, missing columns) run many more.

@@ -7,13 +7,13 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from conftest import REPO, Sheet
 
+from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.html import render_report, render_scorecards, render_units
 from antt.pipeline import normalize_stage, open_run, rank_stage, read_source, score_stage, validate_stage
-from antt.registry import load_registry
 from antt.text import vi_number
-from conftest import REPO, Sheet
 
 REGISTRY = """school_code,school_name,level,ward,emails
 MN01,Trường Mầm non <script>alert(1)</script>,MN,phường Hà An,mn01@truong.example.org

@@ -8,7 +8,7 @@ import base64
 import csv
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from html.parser import HTMLParser
@@ -18,15 +18,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO, Sheet, config_with_corrections, run_stages
 from openpyxl import load_workbook
 
 from antt import pipeline
 from antt.config import load_config
 from antt.cycles import resolve_cycle
 from antt.errors import AnttError, InputError
+from antt.intake.registry import load_registry
 from antt.outputs.tables import csv_bytes, neutralise
-from antt.registry import load_registry
-from conftest import REPO, Sheet, config_with_corrections, run_stages
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -222,7 +222,7 @@ def test_numbers_in_the_workbook_stay_numbers(hostile):
     book = load_workbook(hostile.cycle / "ranking.xlsx")
     ws = book["Tổng hợp"]
     header = [c.value for c in ws[1]]
-    rows = [dict(zip(header, (c.value for c in row))) for row in ws.iter_rows(min_row=2)]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
     assert rows and all(isinstance(r["Hạng"], int) for r in rows)
     scored = [r for r in rows if r["Điểm"] is not None]
     assert scored and all(isinstance(r["Điểm"], (int, float)) for r in scored)
@@ -411,7 +411,7 @@ def test_no_secret_reaches_a_file_a_log_or_the_console(prefect_api_url, config, 
     home.mkdir()
     (tmp_path / "keys").mkdir()
     box = Mailbox()
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     with FakeSheets() as fake, smtp_server(box, login=Login(SMTP_USER, SMTP_PASSWORD)) as server:
         fake.add_spreadsheet("secretKEY", {"Câu trả lời biểu mẫu 1": as_sheets_holds_it([sheet.headers] + sheet.rows)})
         key_file = fake.write_service_account(tmp_path / "keys" / "sa.json")

@@ -6,9 +6,9 @@ import csv
 import time
 
 import pytest
+from conftest import REPO
 
 from antt import pipeline
-from conftest import REPO
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (and Pango) are needed for report.pdf")
 pypdf = pytest.importorskip("pypdf")
@@ -69,7 +69,7 @@ def test_pdf_fonts_are_embedded(rendered):
     _, pdf, _ = rendered
     fonts = {}
     for page in pypdf.PdfReader(pdf).pages:
-        for name, ref in (page["/Resources"].get("/Font") or {}).items():
+        for ref in (page["/Resources"].get("/Font") or {}).values():
             font = ref.get_object()
             descriptor = font.get("/FontDescriptor")
             if descriptor is None and "/DescendantFonts" in font:  # Type0 (CID) fonts

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from antt import rollup
-from antt.errors import InputError
 from conftest import REPO, Sheet
+
+from antt.errors import InputError
+from antt.scoring import rollup
 
 
 def _registry(path: Path, codes: list[str]) -> Path:

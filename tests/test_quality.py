@@ -7,11 +7,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from conftest import config_with_corrections, run_stages
 
 from antt.checks.data_docs import trimmed, write_data_docs
 from antt.outputs.document import build_document
 from antt.outputs.quality import quality_view, render_data_quality, submission_contacts
-from conftest import config_with_corrections, run_stages
 
 
 @pytest.fixture

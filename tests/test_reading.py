@@ -6,13 +6,13 @@ import unicodedata
 
 import pandas as pd
 import pytest
+from conftest import school
 from openpyxl.utils import get_column_letter
 
 from antt.errors import InputError
-from antt.normalize import match_headers, parse_decimal, parse_integer, parse_select_multiple, parse_yes_no
+from antt.intake.normalize import match_headers, parse_decimal, parse_integer, parse_select_multiple, parse_yes_no
 from antt.sources.files import read_export
 from antt.sources.raw import RawTable
-from conftest import school
 
 
 def _issues_for(issues: pd.DataFrame, row: int, rule: str | None = None) -> pd.DataFrame:

@@ -8,13 +8,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from antt.errors import AnttError
-from antt.outputs.mail import MailError, SmtpSettings, deliver, write_eml
-from antt.registry import load_registry
-from antt.remind import plan_reminders
 from conftest import Sheet, evaluate
 from smtp_server import Login, Mailbox, make_certificates, smtp_server
+
+from antt.errors import AnttError
+from antt.intake.registry import load_registry
+from antt.mail.outbox import MailError, SmtpSettings, deliver, write_eml
+from antt.mail.reminders import plan_reminders
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 BEFORE = date(2026, 6, 5)      # 2026-H1: deadline 10/06/2026 00:00, collection closes at the end of 15/06
@@ -74,7 +74,7 @@ def test_reminders_arrive_parse_and_decode_to_vietnamese(plan, tmp_path):
         outcome = send(plan, tmp_path, server)
     assert [d.status for d in outcome] == ["sent"] * 3
     assert len(box.received) == 3
-    for planned, got in zip(plan, box.received):
+    for planned, got in zip(plan, box.received, strict=True):
         msg = got.message
         assert not msg.defects
         assert msg["Subject"] == planned.subject and unicodedata.is_normalized("NFC", msg["Subject"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import school
 
 from antt.scoring.ranking import rank_schools, ward_table
-from conftest import school
 
 
 def test_fully_compliant_school_meets_the_standard_with_full_score(sheet, run_core):

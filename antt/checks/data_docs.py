@@ -11,6 +11,7 @@ import copy
 import html
 import re
 from collections import Counter
+from importlib.resources import files
 from pathlib import Path
 
 from jinja2 import BaseLoader, Environment
@@ -34,50 +35,10 @@ _REPLACED = {
     "favicon.j2": "",
     "cloud-footer.j2": "",
     "page_action_card.j2": "",
-    "top_navbar.j2": """\
-<nav class="dq-nav">
-  <a href="{{ back }}">← Trang chất lượng dữ liệu</a>
-  <span>Great Expectations {{ ge_version }} · {{ page_title }}</span>
-  {% if trimmed %}<p class="dq-note">Mỗi kỳ vọng chỉ liệt kê {{ shown }} dòng không đạt đầu tiên
-    ({{ trimmed }} kỳ vọng có nhiều hơn); danh sách đầy đủ theo trường nằm ở trang chất lượng dữ liệu và issues.csv.</p>{% endif %}
-  <table class="table dq-kinds">
-    <thead><tr><th>Loại kỳ vọng</th><th>Số kỳ vọng</th><th>Không đạt</th></tr></thead>
-    <tbody>{% for kind, total, failed in kinds %}<tr><td><code>{{ kind }}</code></td><td>{{ total }}</td><td>{{ failed }}</td></tr>{% endfor %}</tbody>
-  </table>
-</nav>
-""",
-    # Included by page.j2 after GX's own styles: the few Bootstrap rules the page's layout relies on.
-    "data_docs_custom_styles.css": """\
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #212529; }
-a { color: #0056b3; }
-.dq-nav { padding: 10px 24px; border-bottom: 1px solid #dee2e6; background: #f8f9fa; }
-.dq-nav span { margin-left: 16px; color: #6c757d; }
-.dq-note { margin: 6px 0 0; color: #856404; }
-.dq-kinds { width: auto; font-size: .9em; }
-.container-fluid { padding: 16px 24px; }
-.row { display: flex; flex-wrap: wrap; }
-.col-12 { flex: 0 0 100%; max-width: 100%; }
-.col-6 { flex: 0 0 50%; max-width: 50%; }
-.col-lg-2 { flex: 0 0 16%; max-width: 16%; }
-.col-lg-10 { flex: 0 0 84%; max-width: 84%; }
-@media (max-width: 900px) { .col-lg-2, .col-lg-10, .col-6 { flex-basis: 100%; max-width: 100%; } }
-.sticky { position: sticky; top: 0; max-height: 100vh; overflow-y: auto; }
-.nav { list-style: none; padding: 0; margin: 0; }
-.nav-link { display: block; padding: 2px 6px; word-break: break-all; }
-.table, .table-bordered { border-collapse: collapse; width: 100%; margin: 6px 0; }
-.table td, .table th, .table-bordered td, .table-bordered th { border: 1px solid #dee2e6; padding: 3px 6px; vertical-align: top; text-align: left; }
-.table-responsive { overflow-x: auto; }
-.alert-secondary { background: #e2e3e5; border: 1px solid #d6d8db; padding: 8px 12px; margin: 8px 0; border-radius: 3px; }
-.badge { display: inline-block; padding: 0 5px; border-radius: 3px; background: #6c757d; color: #fff; font-size: .85em; }
-.card { border: 1px solid #dee2e6; border-radius: 3px; margin: 6px 0; padding: 6px; }
-.text-danger { color: #dc3545; }
-.text-success { color: #28a745; }
-.m-0 { margin: 0; }
-.fas { font-style: normal; }
-.fa-check-circle::before { content: "✔"; }
-.fa-times::before, .fa-times-circle::before { content: "✘"; }
-.fa-exclamation-triangle::before { content: "⚠"; }
-""",
+    # Ours, in report_templates/data_docs/: the page's header (back link, counts) and, included by page.j2 after
+    # GX's own styles, the few Bootstrap rules the page's layout relies on.
+    **{name: (files("antt") / "report_templates" / "data_docs" / name).read_text(encoding="utf-8")
+       for name in ("top_navbar.j2", "data_docs_custom_styles.css")},
 }
 
 

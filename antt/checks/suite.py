@@ -13,7 +13,7 @@ import great_expectations.expectations as gxe
 
 from antt.config import Form, Question
 from antt.cycles import Cycle
-from antt.normalize import TIMESTAMP
+from antt.intake.normalize import TIMESTAMP
 
 _INVALID_RULE = {"integer": "not_integer", "decimal": "not_decimal", "percent": "not_decimal",
                  "yes_no": "not_yes_no", "date": "not_date", "phone": "not_phone", "url": "not_url",

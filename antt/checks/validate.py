@@ -12,7 +12,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from antt.config import Form
-from antt.normalize import SCHOOL, HeaderMatch
+from antt.intake.normalize import SCHOOL, HeaderMatch
 from antt.text import vi_datetime, vi_number
 
 ISSUE_COLUMNS = ["school_code", "sheet_row", "question_id", "severity", "message"]  # issues.csv, a contract
@@ -28,7 +28,6 @@ def _batch_definition():
     """One ephemeral GX context per process, with a whole-dataframe batch definition reused by every run."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -90,7 +89,7 @@ def issues_from_results(results, subs: pd.DataFrame, form: Form) -> pd.DataFrame
         other_label = form.by_id[meta["other"]].label if meta.get("other") else ""
         bounds = {"min": vi_number(meta.get("min"), 0), "max": vi_number(meta.get("max"), 0)}
         messages = [form.message(meta["rule"], label=label, value=_show(v), other_label=other_label,
-                                 other_value=_show(o), **bounds) for v, o in zip(values, others)]
+                                 other_value=_show(o), **bounds) for v, o in zip(values, others, strict=True)]
         parts.append(pd.DataFrame({
             "school_code": by_row[SCHOOL].reindex(rows).fillna("").tolist(), "sheet_row": rows,
             "question_id": qid, "severity": meta["severity"], "message": messages, "rule": meta["rule"],
@@ -115,7 +114,8 @@ def header_issues(header: HeaderMatch, headers: list[str], form: Form, blank_row
         rows.append({"question_id": "", "rule": "blank_rows", "message": form.message("blank_rows", value=blank_rows)})
     df = pd.DataFrame(rows, columns=["question_id", "rule", "message", "value"])
     df["school_code"], df["sheet_row"] = "", 1
-    df["severity"] = ["warning" if r in ("unknown_column", "duplicate_column", "unnamed_column") else "info" for r in df["rule"]]
+    warn = ("unknown_column", "duplicate_column", "unnamed_column")
+    df["severity"] = ["warning" if r in warn else "info" for r in df["rule"]]
     return df[ISSUE_FIELDS]
 
 

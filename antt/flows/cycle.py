@@ -12,11 +12,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
-from antt.flows.hooks import notify_analyst
-from antt.locks import cycle_lock
-from antt.outputs import mail, report_mail
+from antt.mail import outbox as mail
+from antt.mail import send as report_mail
+from antt.mail.failure import notify_analyst
 from antt.outputs.artifacts import issues_table, summary_markdown
 from antt.pipeline import RunContext
+from antt.store.locks import cycle_lock
 
 
 @task(name="read", cache_policy=NO_CACHE)

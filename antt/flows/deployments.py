@@ -6,7 +6,7 @@ For every cycle kind (H1, Y) two scheduled deployments run in the office's time 
   before the office report is due, which also e-mails the report to leadership (its schedule sets `send_report`).
 Scheduled runs take no cycle id: `scheduled_cycle` and `scheduled_remind` work it out from the run date. The
 deployments without schedules, `run-cycle/manual`, `remind/manual` and (given a units file) `province/manual`, are
-for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.flows.hooks`).
+for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.mail.failure`).
 
 Entry points are module paths (`antt.flows.cycle.run_cycle`) with no pull steps, so a process worker runs the
 installed package; it starts each run in a temporary folder, which is why every path is made absolute here.
@@ -28,8 +28,8 @@ from antt.config import Cycles, MonthDay, load_config
 from antt.cycles import resolve_cycle
 from antt.errors import AnttError
 from antt.flows.cycle import run_cycle
-from antt.flows.hooks import notify_analyst
 from antt.flows.remind import remind
+from antt.mail.failure import notify_analyst
 
 POOL = "antt"
 RUN_HOUR = 7  # every scheduled run starts at 07:00 office time, before the working day

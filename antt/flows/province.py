@@ -1,7 +1,7 @@
 """`province`: every reporting unit's cycle as a subflow, concurrently, then one roll-up for Sở GDĐT.
 
 A unit that fails (unreadable sheet, broken registry…) does not stop the others: its own `run-cycle` run fails
-(and its hooks fire), and the roll-up names it with the one-line reason. The roll-up math is `antt.rollup`.
+(and its hooks fire), and the roll-up names it with the one-line reason. The roll-up math is `antt.scoring.rollup`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from antt import rollup
 from antt.errors import AnttError, ConfigError
 from antt.flows.cycle import run_cycle
-from antt.flows.hooks import notify_analyst
+from antt.mail.failure import notify_analyst
 from antt.outputs.publish import write_atomic
+from antt.scoring import rollup
 from antt.text import label_globals, one_line, vi_number, vi_percent
 
 MAX_CONCURRENT_UNITS = 4
@@ -96,7 +96,7 @@ def province(units_file: str, cycle: str, out: str = "out") -> dict:
     units = load_units(units_file)
     futures = [run_unit.submit(u, cycle) for u in units]
     outcomes = []
-    for unit, future in zip(units, futures):
+    for unit, future in zip(units, futures, strict=True):
         future.wait()
         state = future.state
         if state.is_completed():

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from antt import pipeline, remind as reminders
+from antt import pipeline
 from antt.flows.cycle import normalize, rank, read, score, validate
-from antt.flows.hooks import notify_analyst
-from antt.locks import cycle_lock
-from antt.outputs import mail
+from antt.mail import outbox as mail
+from antt.mail import reminders
+from antt.mail.failure import notify_analyst
 from antt.pipeline import RunContext
+from antt.store.locks import cycle_lock
 
 
 @task(name="plan-reminders", cache_policy=NO_CACHE)

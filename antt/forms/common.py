@@ -16,7 +16,8 @@ SCHOOL_SEPARATOR = " – "
 
 def school_options(registry: pd.DataFrame) -> list[str]:
     """Every registry school as the form shows it: "CODE – Tên trường", in registry order."""
-    return [f"{code}{SCHOOL_SEPARATOR}{name}" for code, name in zip(registry["school_code"], registry["school_name"])]
+    pairs = zip(registry["school_code"], registry["school_name"], strict=True)
+    return [f"{code}{SCHOOL_SEPARATOR}{name}" for code, name in pairs]
 
 
 def question_options(q: Question, registry: pd.DataFrame) -> list[str]:

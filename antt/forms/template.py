@@ -191,7 +191,7 @@ def write_template(config: Config, registry: pd.DataFrame, dest: Path) -> Path:
     for q, cell, message in pending:
         _validate(q, cell, refs, dvs, message, rows.get(q.max_question or ""))
 
-    for letter, width in zip("ABCD", (9, 62, 34, 48)):
+    for letter, width in zip("ABCD", (9, 62, 34, 48), strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"

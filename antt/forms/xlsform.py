@@ -122,8 +122,9 @@ def choice_rows(config: Config, registry: pd.DataFrame) -> list[dict[str, str]]:
             {"list_name": f"{YES}_{NO}", "name": NO, "label": form.answer_no}]
     rows += [{"list_name": "levels", "name": choice_name(level), "label": config.office.level_names.get(level, level)}
              for level in form.levels]
+    schools = zip(registry["school_code"], school_options(registry), registry["level"], strict=True)
     rows += [{"list_name": "schools", "name": choice_name(code), "label": label, "level": choice_name(level)}
-             for code, label, level in zip(registry["school_code"], school_options(registry), registry["level"])]
+             for code, label, level in schools]
     for q in form.questions:
         if q.options:
             rows += [{"list_name": _list_name(q), "name": str(i), "label": option}

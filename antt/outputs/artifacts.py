@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from antt.outputs.document import kpis
-from antt.results import CycleResults
+from antt.scoring.results import CycleResults
 
 TABLE_ROWS = 1000
 

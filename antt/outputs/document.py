@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-
-import orjson
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from antt.config import Config
-from antt.results import CycleResults
+from antt.scoring.results import CycleResults
 from antt.sources.archive import ArchivedInput
 
 
@@ -52,7 +51,7 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
     }))
     failed = [[c for c in f.split(", ") if c] for f in ranked["failed"].tolist()]
     schools = []
-    for rec, fails in zip(base.to_dict("records"), failed):
+    for rec, fails in zip(base.to_dict("records"), failed, strict=True):
         code = rec["school_code"]
         rec |= {"failed_criteria": fails, "criteria": criteria.get(code, {}), "indicators": points.get(code, {}),
                 "verdicts_by_set": by_set.get(code, {}), "answers": answers.get(code, {})}
@@ -92,8 +91,11 @@ def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
         if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%d")
         columns.append(values.astype(object).where(values.notna(), None).tolist())
-    return {code: dict(zip(names, row)) for code, row in zip(frame.index.tolist(), zip(*columns))} \
-        if columns else {code: {} for code in frame.index.tolist()}
+    codes = frame.index.tolist()
+    if not columns:
+        return {code: {} for code in codes}
+    rows = zip(*columns, strict=True)
+    return {code: dict(zip(names, row, strict=True)) for code, row in zip(codes, rows, strict=True)}
 
 
 def previous_summary(path: Path) -> dict | None:

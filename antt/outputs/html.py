@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from types import SimpleNamespace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape

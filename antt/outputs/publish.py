@@ -3,7 +3,7 @@
 A run that dies leaves the previous `<out>/<cycle>/` intact. On Linux the swap is one atomic exchange of the two
 folders, so a reader (or a kill) sees the old folder or the new one, never neither; elsewhere it is two renames, and
 a run that died between them is repaired by the next one. Leftover staging folders are removed by the next run
-of the same cycle (which holds the cycle's lock, `antt.locks`).
+of the same cycle (which holds the cycle's lock, `antt.store.locks`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from antt.faults import checkpoint
+from antt.store.faults import checkpoint
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2

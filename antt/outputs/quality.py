@@ -17,7 +17,7 @@ import pandas as pd
 
 from antt.checks.validate import SEVERITY_ORDER
 from antt.config import Config, Form
-from antt.normalize import EMAIL
+from antt.intake.normalize import EMAIL
 from antt.outputs.html import _ENV, _common, _ui
 
 # Why a submission row is not counted: its blocking errors, or these notes (the rest is information only).
@@ -42,8 +42,8 @@ def submission_contacts(subs: pd.DataFrame, form: Form) -> dict[int, dict[str, s
     frame = pd.DataFrame(columns).astype(object)
     frame = frame.where(frame.notna(), None)
     names = list(columns)
-    return {row: {k: str(v) for k, v in zip(names, values) if v is not None and str(v) != ""}
-            for row, values in zip(subs["sheet_row"].tolist(), frame.itertuples(index=False, name=None))}
+    return {row: {k: str(v) for k, v in zip(names, values, strict=True) if v is not None and str(v) != ""}
+            for row, values in zip(subs["sheet_row"].tolist(), frame.itertuples(index=False, name=None), strict=True)}
 
 
 def _issue_key(issue: dict) -> tuple:

@@ -11,9 +11,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from antt.config import Config
 from antt.checks.validate import ISSUE_COLUMNS
-from antt.results import CycleResults
+from antt.config import Config
+from antt.scoring.results import CycleResults
 from antt.text import STATUS_LABELS, VERDICT_LABELS
 
 RANKING_COLUMNS = ["school_code", "school_name", "level", "ward", "status", "submitted_at", "on_time", "verdict",
@@ -121,7 +121,7 @@ def _ranking_sheet(wb: Workbook, title: str, rows: pd.DataFrame, grade_ids: pd.S
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(_HEADERS))}{len(rows) + 1}"
     _header(ws, _HEADERS, styles)
-    for values, gid in zip(rows.itertuples(index=False, name=None), grade_ids.tolist()):
+    for values, gid in zip(rows.itertuples(index=False, name=None), grade_ids.tolist(), strict=True):
         values = list(values)
         at = WriteOnlyCell(ws, value=values[7])
         at.number_format = "dd/mm/yyyy hh:mm"
@@ -143,7 +143,8 @@ def _criteria_sheets(wb: Workbook, ranked: pd.DataFrame, criteria: pd.DataFrame,
     names = ranked.set_index("school_code")["school_name"].reindex(criteria.index).map(neutralise)
     marks = criteria.astype(object).replace({True: "Đạt", False: "Không đạt"})
     marks = marks.where(criteria.notna(), None)
-    for code, name, values in zip(criteria.index, names.tolist(), marks.itertuples(index=False, name=None)):
+    rows = marks.itertuples(index=False, name=None)
+    for code, name, values in zip(criteria.index, names.tolist(), rows, strict=True):
         crit.append([code, name, *values])
     legend = wb.create_sheet("Chú giải tiêu chí")
     _header(legend, ["Mã", "Tiêu chí", "Bắt buộc", "Căn cứ"], styles)

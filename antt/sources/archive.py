@@ -8,7 +8,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -84,7 +84,7 @@ def _keep(tmp: Path, digest: str, size: int, suffix: str, original: str, raw_dir
     else:
         os.chmod(tmp, 0o644)
         os.replace(tmp, stored)
-    entry = {"received_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sha256": digest,
+    entry = {"received_at": datetime.now(UTC).isoformat(timespec="seconds"), "sha256": digest,
              "size": size, "original": original}
     with open(raw_dir / "index.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(entry, ensure_ascii=False) + "\n")

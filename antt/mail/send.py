@@ -1,6 +1,6 @@
 """A written cycle by e-mail: the leadership report (`report.pdf`, printed when missing or older than `report.html`,
-and `ranking.xlsx` attached) and each school's scorecard. The messages are `antt.delivery`'s; where they go (SMTP
-or `.eml` files) and the once-a-day sent-mail log are `antt.outputs.mail.Outbox`'s.
+and `ranking.xlsx` attached) and each school's scorecard. The messages are `antt.mail.delivery`'s; where they go (SMTP
+or `.eml` files) and the once-a-day sent-mail log are `antt.mail.outbox.Outbox`'s.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from antt import delivery
 from antt.config import Config
-from antt.delivery import Unreachable
 from antt.errors import AnttError
-from antt.outputs.mail import Delivery, Outbox
+from antt.mail import delivery
+from antt.mail.delivery import Unreachable
+from antt.mail.outbox import Delivery, Outbox
 
 
 def read_document(folder: Path) -> dict:

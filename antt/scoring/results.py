@@ -8,12 +8,12 @@ import pandas as pd
 
 from antt.config import Config
 from antt.cycles import Cycle
-from antt.normalize import SCHOOL, TIMESTAMP
-from antt.registry import expected_in
+from antt.intake.normalize import SCHOOL, TIMESTAMP
+from antt.intake.registry import expected_in
 from antt.scoring.criteria import evaluate_criteria, verdicts
 from antt.scoring.indicators import grade, indicator_points, plan_score
 from antt.scoring.ranking import rank_schools, ward_table
-from antt.selection import drop_invalid_answers, school_status, select_counted, superseded_issues
+from antt.scoring.selection import drop_invalid_answers, school_status, select_counted, superseded_issues
 
 
 @dataclass

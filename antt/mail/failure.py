@@ -13,15 +13,16 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+from collections.abc import Mapping
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any, Mapping
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from antt.outputs.mail import POLICY, TIMEOUT_S, SmtpSettings
+from antt.mail.outbox import POLICY, TIMEOUT_S, SmtpSettings
 from antt.text import is_address, one_line
 
 REASON_MAX = 500

@@ -4,7 +4,7 @@ Settings come from `ANTT_SMTP_HOST`, `ANTT_SMTP_PORT`, `ANTT_SMTP_USER`, `ANTT_S
 and `ANTT_MAIL_FROM` (SPEC §8). Sending is idempotent per message and day: every delivered message is appended at
 once to `<out>/mail/sent.jsonl`, and one found there for the same day, cycle, kind and school is skipped (a school's
 reminder and overdue notice count as one). A refused recipient (or a whole refused message) is reported and the run
-goes on with the others. Messages may carry attachments (`antt.remind.Attachment`).
+goes on with the others. Messages may carry attachments (`antt.mail.reminders.Attachment`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import os
 import smtplib
 import ssl
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from email.header import Header
@@ -21,11 +22,10 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from antt.errors import AnttError
+from antt.mail.reminders import Reminder
 from antt.outputs.publish import write_atomic
-from antt.remind import Reminder
 from antt.text import is_address, one_line
 
 TIMEOUT_S = 30

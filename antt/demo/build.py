@@ -48,7 +48,7 @@ import pandas as pd
 
 from antt.config import Config, Form, Question
 from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
-from antt.registry import expected_in
+from antt.intake.registry import expected_in
 
 QUALITIES = ("poor", "weak", "good", "excellent")
 _START_WEIGHTS = (0.07, 0.17, 0.32, 0.44)
@@ -463,7 +463,7 @@ def _values(form: Form, school: _School, cycle: Cycle, quality: str, seed: int) 
     rng = _rng(seed, "answers", school.code, cycle.id)
     p = _PROFILES[quality]
     staff, pupils, upper = _size(form, school, cycle, seed)
-    v: dict[str, object] = dict(zip(("A2", "A3", "A4"), _reporter(school, seed)))
+    v: dict[str, object] = dict(zip(("A2", "A3", "A4"), _reporter(school, seed), strict=True))
     v.update(A5=staff, A6=pupils, A7=upper)
     v.update(B1=_share(staff, p.briefed, rng), B2=True, B3=True, B5=staff, B6=upper)
     v.update(C2=rng.randint(*p.sessions), C8=_contest(school, pupils, quality, rng))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import weakref
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from antt.faults import checkpoint
+from antt.store.faults import checkpoint
 
 HISTORY_FILE = "history.sqlite"
 URL_ENV = "ANTT_HISTORY_URL"
@@ -129,7 +129,7 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict |
         "kpis": document.get("kpis") or {},
         "input_sha256": (document.get("input") or {}).get("sha256"),
         "config_checksum": (document.get("config") or {}).get("checksum"),
-        "recorded_at": datetime.now(timezone.utc),
+        "recorded_at": datetime.now(UTC),
         "document": zlib.compress(orjson.dumps(document), 1),
         "run": run,
     }

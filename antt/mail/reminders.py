@@ -2,7 +2,7 @@
 what to fix and the deadline, and one summary to the analyst. Pure: results in, rendered messages out.
 
 The Vietnamese words live in `report_templates/mail_*.j2`; this module only decides the recipients and the facts.
-Sending (or writing `.eml` files) is `antt.outputs.mail`.
+Sending (or writing `.eml` files) is `antt.mail.outbox`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from antt.config import Config
 from antt.cycles import Cycle
 from antt.errors import AnttError
-from antt.results import CycleResults
+from antt.scoring.results import CycleResults
 from antt.text import is_address, label_globals, nfc, one_line, vi_date
 
 REMIND = ("missing", "needs_correction")
@@ -45,7 +45,7 @@ class Attachment:
 @dataclass(frozen=True)
 class Reminder:
     """One e-mail to send: `kind` is reminder / overdue (to a school), summary (to the analyst, school_code ''),
-    or, from `antt.delivery`, report (to leadership, school_code '') / scorecard (to a school). Messages with the
+    or, from `antt.mail.delivery`, report (to leadership, school_code '') / scorecard (to a school). Messages with the
     same `once_a_day` (default: their kind) go to the same school at most once a day."""
 
     kind: str

@@ -36,7 +36,8 @@ class HeaderMatch:
 
 
 def match_headers(headers: list[str], form: Form) -> HeaderMatch:
-    """Map header cells to questions by `C3.`/`[C3]` prefix or by normalised label; fatal if a required one is absent."""
+    """Map header cells to questions by `C3.`/`[C3]` prefix or by normalised label; fatal if a required one is
+    absent."""
     by_label = {match_key(q.label): q.id for q in form.questions}
     specials = {**{match_key(h): TIMESTAMP for h in form.timestamp_headers},
                 **{match_key(h): EMAIL for h in form.email_headers}}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from antt.config import Config
-from antt.demo import build_demo
+from antt.demo.build import build_demo
 from antt.outputs.publish import write_atomic
 
 
@@ -29,7 +29,8 @@ def synthetic_registry(template: pd.DataFrame, n: int) -> pd.DataFrame:
         part["school_code"] = tag + part["school_code"]
         part["school_name"] = part["school_name"] + f" ({tag})"
         part["ward"] = part["ward"] + f" ({tag})"
-        part["emails"] = part["emails"].map(lambda ms, t=tag.lower(): [m.replace("@", f".{t}@") for m in ms])
+        suffix = f".{tag.lower()}@"
+        part["emails"] = part["emails"].map(lambda ms, s=suffix: [m.replace("@", s) for m in ms])
         part["unit"] = f"Phòng GD&ĐT {tag}"
         parts.append(part)
     return pd.concat(parts, ignore_index=True).head(n)

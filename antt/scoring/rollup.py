@@ -11,8 +11,8 @@ import pandas as pd
 
 from antt.errors import AnttError
 from antt.outputs.document import kpis
-from antt.text import one_line
 from antt.scoring.ranking import rank_schools
+from antt.text import one_line
 
 RANKING_COLUMNS = ["reporting_unit", "school_code", "school_name", "level", "ward", "status", "submitted_at",
                    "on_time", "verdict", "score", "grade", "rank_in_unit", "rank_overall", "rank_in_level"]

@@ -6,7 +6,7 @@ import pandas as pd
 
 from antt.config import Form
 from antt.cycles import Cycle
-from antt.normalize import SCHOOL, TIMESTAMP
+from antt.intake.normalize import SCHOOL, TIMESTAMP
 
 STATUSES = ("submitted", "needs_correction", "missing")
 _DROP_RULES = ("not_integer", "not_decimal", "ambiguous_number", "not_yes_no", "not_date", "not_phone", "not_url",
@@ -59,7 +59,8 @@ def superseded_issues(valid: pd.DataFrame, form: Form) -> tuple[pd.DataFrame, pd
 
 
 def school_status(expected: pd.DataFrame, subs: pd.DataFrame, counted: pd.DataFrame) -> pd.Series:
-    """submitted (a submission counts) / needs_correction (something arrived in the window, nothing counts) / missing."""
+    """submitted (a submission counts) / needs_correction (something arrived in the window, nothing counts) /
+    missing."""
     arrived = subs.loc[subs["_in_cycle"], SCHOOL]
     codes = expected["school_code"]
     status = pd.Series("missing", index=codes.index, dtype="str")

@@ -3,7 +3,7 @@ school its own scorecard at its registered addresses. Pure: the cycle's document
 `Reminder` messages out; every figure in a message is read from the document.
 
 The Vietnamese words live in `report_templates/mail_report.*.j2` and `mail_scorecard.*.j2`; reading the files and
-sending is `antt.outputs.report_mail`.
+sending is `antt.mail.send`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ import pandas as pd
 
 from antt.config import Config
 from antt.errors import AnttError
-from antt.remind import Attachment, Reminder, render_html, render_text
-from antt.text import is_address
-from antt.text import vi_date, vi_number, vi_percent
+from antt.mail.reminders import Attachment, Reminder, render_html, render_text
+from antt.text import is_address, vi_date, vi_number, vi_percent
 
 REPORT_FILES = {"report.pdf": ("application/pdf", "báo cáo đầy đủ, in trên khổ A4"),
                 "ranking.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -13,8 +13,8 @@ import pandas as pd
 
 from antt.config import Form
 from antt.errors import InputError
-from antt.normalize import HeaderMatch, parse_school
-from antt.registry import csv_with_lines
+from antt.intake.normalize import HeaderMatch, parse_school
+from antt.intake.registry import csv_with_lines
 from antt.sources.raw import RawTable
 from antt.text import clean_frame
 
@@ -32,7 +32,8 @@ def load_corrections(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: corrections file is not a readable UTF-8 CSV ({type(exc).__name__})") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(f"{path}: corrections file lacks column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+        raise InputError(f"{path}: corrections file lacks column(s) {', '.join(missing)} "
+                         f"(expected {', '.join(COLUMNS)})")
     frame = clean_frame(frame[COLUMNS]).fillna("")
     frame["line"] = line.astype(str)
     return frame
