@@ -41,8 +41,8 @@ install: $(STAMP) $(MO)
 messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k ngettext:1,2 --no-location --sort-output \
 	  --project antt --msgid-bugs-address cmthcs.qy.quangninh@moet.edu.vn -o antt/locale/antt.pot .
-	$(BIN)/pybabel -q update -i antt/locale/antt.pot -d antt/locale -D antt --no-fuzzy-matching --ignore-obsolete \
-	  --no-location
+	$(BIN)/pybabel -q update -i antt/locale/antt.pot -d antt/locale -D antt --no-fuzzy-matching --ignore-obsolete
+	sed -i '/^"POT-Creation-Date: /d' $(PO)  # a date per run would only make merge conflicts
 
 lint: $(STAMP)
 	$(BIN)/ruff check antt tests bench hatch_build.py
