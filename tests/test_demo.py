@@ -76,3 +76,13 @@ def test_checkbox_cells_join_whole_option_texts_with_comma_space(config, rows):
             assert ", ".join(ticked) == cell, (q.id, cell)
             seen_option_with_comma |= any(", " in o for o in ticked)
     assert seen_option_with_comma
+
+
+def test_demo_data_lives_in_data_files_not_python():
+    """Names, answers and the mix of problems come from antt/demo/data/*.yaml (package data, shipped in the wheel):
+    the demo's Python holds no Vietnamese."""
+    package = Path(__file__).resolve().parents[1] / "antt" / "demo"
+    assert sorted(p.name for p in (package / "data").glob("*.yaml")) == ["answers.yaml", "mess.yaml", "people.yaml"]
+    for module in package.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert text.isascii(), (module.name, sorted({ch for ch in text if not ch.isascii()}))

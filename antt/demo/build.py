@@ -3,20 +3,22 @@
 `build_demo` plans every row (school, instant, answers, mess) and `demo_responses` renders the plan as CSV text.
 Pure and deterministic: the same config, registry, cycles and seed give byte-identical output. Each purpose draws
 from its own seeded stream, so adding a later cycle leaves the earlier cycles' answers and timestamps unchanged.
+The district's data (names, answer profiles, the mix of problems) lives in `antt/demo/data/` (`district.py`).
 
-Answers follow a quality profile per school (excellent, good, weak, poor) that persists across cycles and mostly
-improves from one cycle to the next; weak and poor schools fail one to three mandatory criteria.
+Answers follow a quality profile per school (answers.yaml: excellent, good, weak, poor) that persists across cycles
+and mostly improves from one cycle to the next; weak and poor schools fail one to three mandatory criteria.
 
-Mess, per requested cycle (schools drawn by the seed; each row's `tags` name its mess; `DemoRow.counted` marks
-the row the pipeline should count):
+Mess, per requested cycle (schools drawn by the seed, counts from mess.yaml; each row's `tags` name its mess;
+`DemoRow.counted` marks the row the pipeline should count):
 - about 5 expected schools never submit: 3 chronic ones in every cycle, 2 more per cycle (`DemoSheet.missing`);
 - 2 schools submit once, late (inside the window): "late"; one of them seconds after the deadline:
   "just_after_deadline"; one ordinary school submits seconds before it: "last_minute";
 - 1 school submits on time, then again late; the on-time row counts: both rows "late_resubmission";
 - 4 schools submit twice before the deadline, both rows "double": "first_version" then "correction". Two first
-  versions are blocking (also "blocking"): a required D-question left blank ("missing_required:D…") and F1 = Có
-  without F2 ("missing_required:F2"); the other two are valid but weaker (fewer commitments, options, "Không");
-- 1 school's only row is blocking, "khoảng 20" in a required count: "needs_correction", "not_integer:D5";
+  versions are blocking (also "blocking"): a required D-question left blank ("missing_required:D4", say) and F1 = yes
+  without F2 ("missing_required:F2"); the other two are valid but weaker (fewer commitments, options, a "no");
+- 1 school's only row is blocking, a count written in words in a required count: "needs_correction",
+  "not_integer:D5";
 - 1 school's only row says more staff signed the commitment than it has (B5 > A5), which blocks it until the
   school corrects it: "above_other:B5", "blocking";
 - 1 impostor: a real school's form ("impostor_target") re-sent from an unregistered gmail address with better
@@ -24,8 +26,9 @@ the row the pipeline should count):
 - 1 row for a school code missing from the registry: "unknown_school";
 - 3 rows typed in NFD: "nfd"; 6 rows with their numbers written "1.200" ("number_format:dot", numbers from 1000),
   "1,200" ("number_format:comma") or " 12 " ("number_format:padded"), two of each: "number_format";
-  3 rows with yes/no variants ("có", " KHÔNG "): "yes_no_variant"; 1 mixed-case registered e-mail: "email_case";
-  3 zero-padded timestamps ("09/06/2026 08:05:31" instead of "9/6/2026 8:05:31"): "padded_timestamp".
+  3 rows with yes/no retyped in another case or with stray spaces: "yes_no_variant"; 1 mixed-case registered
+  e-mail: "email_case"; 3 zero-padded timestamps ("09/06/2026 08:05:31" instead of "9/6/2026 8:05:31"):
+  "padded_timestamp".
 Once per sheet: one row from the cycle before the earliest requested one, sent by a school that is chronically
 missing afterwards: "other_cycle"; 2 fully blank rows: "blank_row"; a trailing column with a blank header.
 """
@@ -48,67 +51,14 @@ import pandas as pd
 
 from antt.config import Config, Form, Question
 from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
+from antt.demo.district import answers, mess, people
+from antt.forms.common import SCHOOL_SEPARATOR
 from antt.intake.registry import expected_in
 
-QUALITIES = ("poor", "weak", "good", "excellent")
-_START_WEIGHTS = (0.07, 0.17, 0.32, 0.44)
-_IMPROVE = {"poor": 0.55, "weak": 0.5, "good": 0.35, "excellent": 0.0}
-_WORSEN = 0.05
-
-
-@dataclass(frozen=True)
-class _Profile:
-    """How a school of one quality answers; ranges are inclusive."""
-
-    yes: float                      # chance of "Có" on a non-mandatory yes/no question
-    briefed: tuple[float, float]    # share of staff briefed (B1 / A5)
-    trained: tuple[float, float]    # share of staff trained (E4 / A5)
-    plans: tuple[int, int]          # C1 options ticked
-    sessions: tuple[int, int]       # C2
-    forms: tuple[int, int]          # C4 options ticked
-    laws: tuple[int, int]           # C5 options ticked
-    clubs: tuple[int, int]          # C9 options ticked
-    police: tuple[int, int]         # E2
-    budget: float                   # chance F3 > 0
-    hot_spot: float                 # chance D9 = Có
-    failures: tuple[int, int]       # mandatory criteria failed
-
-
-_PROFILES = {
-    "excellent": _Profile(0.96, (0.95, 1.0), (0.85, 1.0), (7, 8), (4, 8), (3, 6), (5, 10), (2, 4), (2, 6),
-                          0.95, 0.0, (0, 0)),
-    "good": _Profile(0.82, (0.8, 0.95), (0.55, 0.85), (4, 7), (2, 4), (2, 4), (3, 6), (1, 3), (1, 3),
-                     0.85, 0.03, (0, 0)),
-    "weak": _Profile(0.6, (0.5, 0.8), (0.3, 0.6), (2, 4), (1, 3), (1, 2), (2, 4), (0, 2), (0, 2),
-                     0.6, 0.1, (1, 1)),
-    "poor": _Profile(0.35, (0.2, 0.55), (0.0, 0.35), (0, 2), (0, 1), (0, 2), (0, 3), (0, 1), (0, 1),
-                     0.3, 0.3, (2, 3)),
-}
-_FAILURES = {"rules": 3, "commitments": 3, "violence": 2, "incident": 2, "coordination": 1, "registration": 1}
-
-# (staff, pupils) ranges per level; unknown levels get the last entry.
-_SIZES = {"MN": ((20, 40), (150, 400)), "TH": ((30, 60), (500, 1200)), "THCS": ((30, 70), (400, 1200)),
-          "TH&THCS": ((35, 65), (500, 1100)), None: ((25, 60), (300, 900))}
-
-_SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Phan", "Đinh"]
-_FEMALE = (["Thị", "Thu", "Ngọc", "Thanh", "Minh", "Thị Thu"],
-           ["Hương", "Lan", "Hà", "Thảo", "Hạnh", "Dung", "Phương", "Yến", "Trang", "Huyền", "Nga", "Hằng"])
-_MALE = (["Văn", "Đức", "Minh", "Quang", "Hữu", "Xuân"],
-         ["Tuấn", "Hùng", "Nam", "Quang", "Hải", "Dũng", "Thắng", "Long", "Sơn", "Cường"])
-_ROLES = ["Hiệu trưởng", "Hiệu trưởng", "Phó Hiệu trưởng", "Phó Hiệu trưởng", "Nhân viên văn phòng", "Giáo viên"]
-_PHONE_PREFIXES = ["091", "098", "097", "096", "086", "088", "033", "035", "038", "077", "070", "083", "085"]
-_DIFFICULTIES = [
-    "Đề nghị tổ chức tập huấn kỹ năng phòng, chống bạo lực học đường cho giáo viên.",
-    "Kinh phí còn hạn chế, chưa lắp đặt được camera an ninh.",
-    "Đề nghị Công an phường hỗ trợ phân luồng giao thông giờ tan trường.",
-    "Cổng trường giáp đường lớn, mật độ giao thông cao giờ đưa đón học sinh.",
-    "Cần bổ sung tài liệu tuyên truyền về phòng, chống ma túy.",
-    "Không có.",
-]
-_YES_VARIANTS = ["có", "CÓ", " Có", "Có "]
-_NO_VARIANTS = ["không", "KHÔNG", " KHÔNG ", "Không "]
 _NUMBER_STYLES = ("dot", "comma", "padded")   # 1.200 / 1,200 / " 12 "
-_UNKNOWN_SCHOOL = ("Trường Mầm non Tư thục Hoa Sen", "MN", "mamnonhoasen.qy@gmail.com")
+# The letters D and d with stroke have no Unicode decomposition, so stripping accents leaves them: fold them first.
+_STROKED_D = str.maketrans({unicodedata.lookup("LATIN CAPITAL LETTER D WITH STROKE"): "D",
+                            unicodedata.lookup("LATIN SMALL LETTER D WITH STROKE"): "d"})
 
 
 @dataclass(frozen=True)
@@ -232,10 +182,11 @@ def _schools(registry: pd.DataFrame) -> list[_School]:
 
 
 def _chronic_missing(registry: pd.DataFrame, seed: int) -> list[str]:
-    """About 5% of the always-open schools never submit, whatever the cycle."""
+    """A share of the always-open schools (about 5%) never submit, whatever the cycle."""
     always_open = sorted(r.school_code for r in registry.itertuples(index=False)
                          if _blank(getattr(r, "opened", None)) and _blank(getattr(r, "closed", None)))
-    return sorted(_rng(seed, "chronic").sample(always_open, round(len(always_open) * 0.05)))
+    share = mess().chronic_missing_share
+    return sorted(_rng(seed, "chronic").sample(always_open, round(len(always_open) * share)))
 
 
 def _blank(value: object) -> bool:
@@ -244,9 +195,10 @@ def _blank(value: object) -> bool:
 
 def _qualities(codes: list[str], cycles: list[Cycle], seed: int) -> dict[tuple[str, str], str]:
     """Quality per (school, cycle): dealt in fixed shares for the first cycle, then mostly improving."""
+    a = answers()
     dealt = list(codes)
     _rng(seed, "quality").shuffle(dealt)
-    cuts = [round(sum(_START_WEIGHTS[: i + 1]) * len(dealt)) for i in range(len(QUALITIES))]
+    cuts = [round(sum(a.start_shares[: i + 1]) * len(dealt)) for i in range(len(a.qualities))]
     start = {code: next(i for i, cut in enumerate(cuts) if pos < cut) for pos, code in enumerate(dealt)}
     out: dict[tuple[str, str], str] = {}
     for code in codes:
@@ -255,11 +207,11 @@ def _qualities(codes: list[str], cycles: list[Cycle], seed: int) -> dict[tuple[s
             if i:
                 rng = _rng(seed, "evolve", code, cycle.id)
                 roll = rng.random()
-                if roll < _IMPROVE[QUALITIES[level]]:
+                if roll < a.improve[a.qualities[level]]:
                     level += 1
-                elif roll > 1 - _WORSEN:
+                elif roll > 1 - a.worsen:
                     level = max(level - 1, 0)
-            out[code, cycle.id] = QUALITIES[level]
+            out[code, cycle.id] = a.qualities[level]
     return out
 
 
@@ -270,7 +222,7 @@ def _cycle_drafts(form: Form, cycle: Cycle, expected: list[str], schools: dict[s
     rng = _rng(seed, "roles", cycle.id)
     pool = [c for c in expected if c not in chronic]
     rng.shuffle(pool)
-    n_extra = round(len(expected) * 0.03)
+    n_extra = round(len(expected) * mess().extra_missing_share)
     missing = sorted([c for c in chronic if c in expected] + pool[:n_extra])
     pool = pool[n_extra:]
     values = {c: _values(form, schools[c], cycle, quality[c, cycle.id], seed) for c in pool}
@@ -284,24 +236,17 @@ def _cycle_drafts(form: Form, cycle: Cycle, expected: list[str], schools: dict[s
     def many(n: int, prefer=lambda code: True) -> list[str]:
         return [c for c in (take(prefer) for _ in range(n)) if c is not None]
 
-    roles = {
-        "needs_correction": many(1, lambda c: schools[c].level != "MN"),
-        "double": many(4),
-        "late": many(2),
-        "late_resubmission": many(1),
-        "impostor": many(1, lambda c: quality[c, cycle.id] != "excellent"),
-        "above_other": many(1),
-        "nfd": many(3),
-        "number_format": many(6, lambda c: any(isinstance(v, int) and v >= 1000 for v in values[c].values())),
-        "yes_no_variant": many(3),
-        "email_case": many(1),
-        "last_minute": many(1),
+    prefer = {  # who suits a role: the count in words goes in D5 (traffic offences), which kindergartens leave at 0
+        "needs_correction": lambda c: schools[c].level != "MN",
+        "impostor": lambda c: quality[c, cycle.id] != "excellent",
+        "number_format": lambda c: any(isinstance(v, int) and v >= 1000 for v in values[c].values()),
     }
+    roles = {role: many(n, *([prefer[role]] if role in prefer else [])) for role, n in mess().roles.items()}
     drafts: list[_Draft] = []
     for code in sorted(values):
         drafts += _school_drafts(form, cycle, schools[code], values[code], quality[code, cycle.id], roles, seed)
     drafts.append(_unknown_school_draft(form, cycle, registry, seed))
-    for d in _rng(seed, "padded", cycle.id).sample(drafts, min(3, len(drafts))):
+    for d in _rng(seed, "padded", cycle.id).sample(drafts, min(mess().padded_timestamps, len(drafts))):
         d.tags.append("padded_timestamp")
     return drafts, missing
 
@@ -330,7 +275,7 @@ def _school_drafts(form: Form, cycle: Cycle, school: _School, values: dict[str, 
         return [row(at, first, counted=False, tags=(role, "first_version", *tags)),
                 row(_later(at, cycle, rng), values, tags=(role, "correction"))]
     if role == "needs_correction":
-        broken = dict(values, D5="khoảng 20")
+        broken = dict(values, D5=mess().not_integer)
         return [row(_on_time(cycle, rng), broken, counted=False,
                     tags=("needs_correction", "blocking", "not_integer:D5"))]
     if role == "impostor":
@@ -378,7 +323,7 @@ def _amended(values: dict[str, object], rng: random.Random) -> dict[str, object]
     again = copy.deepcopy(values)
     again["C2"] = int(values["C2"]) + 1
     again["E2"] = int(values["E2"]) + rng.randint(1, 2)
-    again["G2"] = "Bổ sung số liệu sau khi đã gửi báo cáo."
+    again["G2"] = mess().late_note
     return again
 
 
@@ -398,12 +343,14 @@ def _polished(values: dict[str, object], form: Form, cycle: Cycle, rng: random.R
         fake["B6"] = fake["A7"]
     fake["C2"], fake["E2"] = max(int(fake["C2"]), 8), max(int(fake["E2"]), 5)
     fake["F2"] = fake.get("F2") or _plan_date(cycle, rng)
-    fake["A2"], fake["A3"], fake["A4"], fake["G1"] = _person(rng, 0.8), "Giáo viên", _phone(rng), "Đạt"
+    impostor = people().impostor
+    fake["A2"], fake["A3"], fake["A4"] = _person(rng, impostor.female_share), impostor.role, _phone(rng)
+    fake["G1"] = answers().self_assessment.met
     return fake
 
 
 def _gmail(name: str, rng: random.Random) -> str:
-    plain = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
+    plain = unicodedata.normalize("NFD", name.translate(_STROKED_D))
     plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).lower().split()
     return f"{plain[-1]}.{''.join(plain[:-1])}{rng.randint(80, 99)}@gmail.com"
 
@@ -412,11 +359,11 @@ def _unknown_school_draft(form: Form, cycle: Cycle, registry: pd.DataFrame, seed
     """A private kindergarten that is not (yet) in the registry fills the form too."""
     taken = set(registry["school_code"])
     code = next(f"MN{n}" for n in range(99, 0, -1) if f"MN{n}" not in taken)
-    name, level, email = _UNKNOWN_SCHOOL
-    school = _School(code, name, level, (email,))
+    unknown = people().unknown_school
+    school = _School(code, unknown.name, unknown.level, (unknown.email,))
     rng = _rng(seed, "rows", code, cycle.id)
     vals = _values(form, school, cycle, "good", seed)
-    return _Draft(cycle, school, _on_time(cycle, rng), email, vals, "good", False, ["unknown_school"])
+    return _Draft(cycle, school, _on_time(cycle, rng), unknown.email, vals, "good", False, ["unknown_school"])
 
 
 def _other_cycle_drafts(config: Config, registry: pd.DataFrame, first: Cycle, schools: dict[str, _School],
@@ -461,7 +408,8 @@ def _during(day: date, cycle: Cycle, rng: random.Random) -> datetime:
 def _values(form: Form, school: _School, cycle: Cycle, quality: str, seed: int) -> dict[str, object]:
     """Typed answers (int, bool, list of options, date, str, None = blank) of one school in one cycle."""
     rng = _rng(seed, "answers", school.code, cycle.id)
-    p = _PROFILES[quality]
+    a = answers()
+    p = a.profiles[quality]
     staff, pupils, upper = _size(form, school, cycle, seed)
     v: dict[str, object] = dict(zip(("A2", "A3", "A4"), _reporter(school, seed), strict=True))
     v.update(A5=staff, A6=pupils, A7=upper)
@@ -474,7 +422,7 @@ def _values(form: Form, school: _School, cycle: Cycle, quality: str, seed: int) 
     v.update(E1=True, E2=rng.randint(*p.police), E3=True, E4=_share(staff, p.trained, rng))
     for q in form.questions:
         if q.type == "yes_no" and q.id not in v:
-            v[q.id] = rng.random() < p.yes
+            v[q.id] = rng.random() < p.yes_share
         elif q.type == "select_multiple" and q.id not in v:
             v[q.id] = list(q.options or [])
     for qid, span in (("C1", p.plans), ("C4", p.forms), ("C5", p.laws), ("C9", p.clubs)):
@@ -482,10 +430,11 @@ def _values(form: Form, school: _School, cycle: Cycle, quality: str, seed: int) 
             v[qid] = _some(form.by_id[qid].options or [], rng.randint(*span), rng)
     v["F2"] = _plan_date(cycle, rng) if v.get("F1") else None
     v["F3"] = rng.randrange(3_000_000, 30_000_001, 500_000) if rng.random() < p.budget else 0
-    v["G1"] = "Chưa đạt" if quality == "poor" and rng.random() < 0.5 else "Đạt"
-    v["G2"] = rng.choice(_DIFFICULTIES) if rng.random() < 0.4 else ""
+    said = a.self_assessment
+    v["G1"] = said.not_met if quality == "poor" and rng.random() < said.poor_not_met else said.met
+    v["G2"] = rng.choice(a.difficulties) if rng.random() < a.difficulty_share else ""
     v["G3"] = _drive_link(rng) if rng.random() < 0.4 else ""
-    for kind in _weighted_sample(_FAILURES, rng.randint(*p.failures), rng):
+    for kind in _weighted_sample(a.failures, rng.randint(*p.failures), rng):
         _fail(v, kind, school, form, rng)
     return _fit_to_form(form, school, v, rng)
 
@@ -495,7 +444,7 @@ def _fit_to_form(form: Form, school: _School, v: dict[str, object], rng: random.
     out: dict[str, object] = {}
     for q in form.questions:
         if q.options_from == "registry":
-            out[q.id] = f"{school.code} – {school.name}"
+            out[q.id] = f"{school.code}{SCHOOL_SEPARATOR}{school.name}"
         elif q.applies_to and school.level not in q.applies_to:
             out[q.id] = None
         else:
@@ -526,7 +475,9 @@ def _generic(q: Question, rng: random.Random) -> object:
 def _size(form: Form, school: _School, cycle: Cycle, seed: int) -> tuple[int, int, int | None]:
     """(staff, pupils, pupils from grade 6): stable per school, drifting a little per cycle."""
     base = _rng(seed, "size", school.code)
-    (s_lo, s_hi), (p_lo, p_hi) = _SIZES.get(school.level, _SIZES[None])
+    sizes = answers().sizes
+    size = sizes.get(school.level, sizes["other"])
+    (s_lo, s_hi), (p_lo, p_hi) = size.staff, size.pupils
     staff, pupils, upper_share = base.randint(s_lo, s_hi), base.randint(p_lo, p_hi), base.uniform(0.35, 0.45)
     drift = _rng(seed, "drift", school.code, cycle.id)
     staff = max(staff + drift.randint(-2, 2), 1)
@@ -540,18 +491,20 @@ def _size(form: Form, school: _School, cycle: Cycle, seed: int) -> tuple[int, in
 def _reporter(school: _School, seed: int) -> tuple[str, str, str]:
     """Who fills the form for the school (name, role, phone): the same person every cycle."""
     rng = _rng(seed, "reporter", school.code)
-    female = {"MN": 0.95, "TH": 0.8}.get(school.level, 0.65)
-    role = rng.choice(_ROLES + ([] if school.level == "MN" else ["Tổng phụ trách Đội"]))
+    who = people()
+    female = who.female_share.get(school.level, who.female_share["other"])
+    role = rng.choice(who.roles + ([] if school.level == "MN" else who.roles_beyond_kindergarten))
     return _person(rng, female), role, _phone(rng)
 
 
 def _phone(rng: random.Random) -> str:
-    return rng.choice(_PHONE_PREFIXES) + "".join(rng.choices(string.digits, k=7))
+    return rng.choice(people().phone_prefixes) + "".join(rng.choices(string.digits, k=7))
 
 
 def _person(rng: random.Random, female: float) -> str:
-    middles, givens = _FEMALE if rng.random() < female else _MALE
-    return f"{rng.choice(_SURNAMES)} {rng.choice(middles)} {rng.choice(givens)}"
+    who = people()
+    names = who.female if rng.random() < female else who.male
+    return f"{rng.choice(who.surnames)} {rng.choice(names.middle)} {rng.choice(names.given)}"
 
 
 def _share(total: int, span: tuple[float, float], rng: random.Random) -> int:
@@ -617,7 +570,7 @@ def _assemble(form: Form, drafts: list[_Draft], seed: int) -> tuple[tuple[str, .
     width = 3 + len(form.questions)
     rng = _rng(seed, "blank")
     places = range(len(rendered) // 4, len(rendered) + 1)
-    for pos in sorted(rng.sample(places, min(2, len(places))), reverse=True):
+    for pos in sorted(rng.sample(places, min(mess().blank_rows, len(places))), reverse=True):
         rendered.insert(pos, (None, ("",) * width))
     rows = tuple(_row(i + 2, d, cells) for i, (d, cells) in enumerate(rendered))
     headers = (form.timestamp_headers[0], form.email_headers[0], *(q.title for q in form.questions), "")
@@ -673,13 +626,13 @@ def _vary_yes_no(form: Form, answers: list[str], rng: random.Random) -> list[str
     out, varied = list(answers), False
     for i, q in enumerate(form.questions):
         if q.type == "yes_no" and out[i] and (not varied or rng.random() < 0.5):
-            out[i] = rng.choice(_YES_VARIANTS if out[i] == form.answer_yes else _NO_VARIANTS)
+            out[i] = rng.choice(mess().yes_variants if out[i] == form.answer_yes else mess().no_variants)
             varied = True
     return out
 
 
 def _timestamp(at: datetime, padded: bool) -> str:
-    """Google Sheets' 'Dấu thời gian': 9/6/2026 8:05:31 (or zero-padded, as some exports have it)."""
+    """Google Sheets' timestamp column: 9/6/2026 8:05:31 (or zero-padded, as some exports have it)."""
     if padded:
         return at.strftime("%d/%m/%Y %H:%M:%S")
     return f"{at.day}/{at.month}/{at.year} {at.hour}:{at.minute:02d}:{at.second:02d}"

@@ -1,6 +1,6 @@
 """Synthetic data for N schools: a registry and a messy response export in the exact shape of the demo.
 
-The demo registry (one district office, about 60 schools) is replicated as districts `D0001`, `D0002`, …; each
+The demo registry (one district office, about 60 schools) is replicated as districts `D0001`, `D0002` and so on; each
 district gets its own demo sheet (same mix of problems, seeded per district), and the sheets are concatenated under
 one header. Seeded and reproducible: the same N and seed give the same bytes.
 """
@@ -16,12 +16,14 @@ import pandas as pd
 
 from antt.config import Config
 from antt.demo.build import build_demo
+from antt.demo.district import people
 from antt.outputs.publish import write_atomic
 
 
 def synthetic_registry(template: pd.DataFrame, n: int) -> pd.DataFrame:
     """N schools: the template registry repeated per district, codes, wards and e-mails made unique."""
     districts = math.ceil(n / len(template))
+    office = people().synthetic_office
     parts = []
     for d in range(1, districts + 1):
         tag = f"D{d:04d}"
@@ -31,7 +33,7 @@ def synthetic_registry(template: pd.DataFrame, n: int) -> pd.DataFrame:
         part["ward"] = part["ward"] + f" ({tag})"
         suffix = f".{tag.lower()}@"
         part["emails"] = part["emails"].map(lambda ms, s=suffix: [m.replace("@", s) for m in ms])
-        part["unit"] = f"Phòng GD&ĐT {tag}"
+        part["unit"] = office.format(district=tag)
         parts.append(part)
     return pd.concat(parts, ignore_index=True).head(n)
 
