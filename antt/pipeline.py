@@ -166,7 +166,7 @@ def rank_stage(scores: Scores, prep: Prepared, ctx: RunContext) -> CycleResults:
 
 
 def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx: RunContext) -> Path:
-    """Write every SPEC §7 output into a staging folder and swap it in as `<out>/<cycle>/`.
+    """Write every docs/spec.md §7 output into a staging folder and swap it in as `<out>/<cycle>/`.
 
     Files go straight into the private staging folder; swapping that folder in is the one atomic step.
     """

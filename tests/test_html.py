@@ -1,4 +1,4 @@
-"""SPEC §7: the leadership report and the school scorecards, rendered from a document built by the real stages."""
+"""docs/spec.md §7: the leadership report and the school scorecards, rendered from a document the real stages built."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §4: reading a Google Forms response sheet, one rule per test."""
+"""docs/spec.md §4: reading a Google Forms response sheet, one rule per test."""
 
 from __future__ import annotations
 
@@ -335,7 +335,7 @@ def test_xlsx_export_reads_like_csv(tmp_path, sheet, run_core):
 
 
 def test_xlsx_numbers_read_as_the_sheet_shows_them(tmp_path):
-    """A typed 1.125 must not come back as '1.125', which reads as 1125 (SPEC §4 thousands separator)."""
+    """A typed 1.125 must not come back as '1.125', which reads as 1125 (docs/spec.md §4 thousands separator)."""
     from openpyxl import Workbook
 
     wb = Workbook()

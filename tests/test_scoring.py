@@ -1,4 +1,4 @@
-"""SPEC §6: verdict, plan score, grade, status, ranking and wards, one rule per test."""
+"""docs/spec.md §6: verdict, plan score, grade, status, ranking and wards, one rule per test."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Three exports, one source: a Google Apps Script that creates the Google Form and its response sheet, an XLSForm for
 ODK/KoboToolbox, and a one-school Excel template for schools without a good connection (read back by
 `antt.sources.folder`). Every export titles each question "ID. label", so responses from any of them match the
-same header rules (SPEC §4).
+same header rules (docs/spec.md §4).
 """
 
 from __future__ import annotations

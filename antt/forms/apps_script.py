@@ -1,7 +1,7 @@
 """`config/form.yaml` → a Google Apps Script that creates the Google Form and its linked response sheet.
 
-Every question is titled "ID. label", the header contract of SPEC §4. The form's content travels as one JSON object
-(JSON is valid JavaScript, so quoting is never hand-made); the script around it is fixed.
+Every question is titled "ID. label", the header contract of docs/spec.md §4. The form's content travels as one
+JSON object (JSON is valid JavaScript, so quoting is never hand-made); the script around it is fixed.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import pandas as pd
 
 from antt.config import Config, Form, Question
 
-# U+2013 with spaces: the "CODE – Tên trường" option text that SPEC §3 and the normalizer's code extraction expect.
+# U+2013 with spaces: the "CODE – Tên trường" option text that docs/spec.md §3 and the normalizer's code extraction
+# expect.
 SCHOOL_SEPARATOR = " – "
 
 

@@ -1,4 +1,4 @@
-"""Raw response table → typed submissions (SPEC §4). Pure functions over whole columns; no I/O.
+"""Raw response table → typed submissions (docs/spec.md §4). Pure functions over whole columns; no I/O.
 
 Parsing never guesses and never raises on a cell: each question column `Q` gets its typed value, and the text that
 could not be read lands in `Q__invalid` (or `Q__ambiguous`, `Q__unknown` for leftover checkbox text). The expectation

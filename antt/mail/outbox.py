@@ -1,7 +1,7 @@
 """The e-mail edge: planned reminders become RFC 5322 messages, sent over SMTP or written as `.eml` files.
 
 Settings come from `ANTT_SMTP_HOST`, `ANTT_SMTP_PORT`, `ANTT_SMTP_USER`, `ANTT_SMTP_PASSWORD`, `ANTT_SMTP_STARTTLS`
-and `ANTT_MAIL_FROM` (SPEC §8). Sending is idempotent per message and day: every delivered message is appended at
+and `ANTT_MAIL_FROM` (docs/spec.md §8). Sending is idempotent per message and day: each delivered message is appended at
 once to `<out>/mail/sent.jsonl`, and one found there for the same day, cycle, kind and school is skipped (a school's
 reminder and overdue notice count as one). A refused recipient (or a whole refused message) is reported and the run
 goes on with the others. Messages may carry attachments (`antt.mail.reminders.Attachment`).

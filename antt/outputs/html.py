@@ -311,7 +311,7 @@ def _full_report(document: dict, config: Config) -> bool:
 
 
 def render_report(document: dict, config: Config, run: dict) -> str:
-    """The leadership report (SPEC §7 `report.html`), one self-contained page.
+    """The leadership report (docs/spec.md §7 `report.html`), one self-contained page.
 
     Above `office.report_full_ranking_max` schools it keeps every summary but prints only the top and bottom of
     each ranking, capped lists and a table of units, each unit linking to its own page (`render_units`)."""

@@ -37,7 +37,7 @@ def _safe_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_frame(res: CycleResults) -> pd.DataFrame:
-    """SPEC §7 ranking columns: ISO timestamps with offset, true/false, one-decimal scores, empty when absent."""
+    """docs/spec.md §7 ranking columns: ISO timestamps with offset, true/false, one-decimal scores, empty if absent."""
     r = res.ranked
     ts = r["submitted_at"]
     iso = ts.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)

@@ -1,4 +1,4 @@
-"""ANTT verdict per school under a criteria set (SPEC §6.1)."""
+"""ANTT verdict per school under a criteria set (docs/spec.md §6.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plan implementation score 0–100 and its grade (SPEC §6.2, §6.3)."""
+"""Plan implementation score 0–100 and its grade (docs/spec.md §6.2, §6.3)."""
 
 from __future__ import annotations
 

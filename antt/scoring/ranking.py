@@ -1,4 +1,4 @@
-"""Ranking (SPEC §6.5) and the ward table (§6.6)."""
+"""Ranking (docs/spec.md §6.5) and the ward table (§6.6)."""
 
 from __future__ import annotations
 

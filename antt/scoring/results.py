@@ -47,7 +47,7 @@ class Scores:
 
 def score_cycle(subs: pd.DataFrame, issues: pd.DataFrame, cycle: Cycle, config: Config,
                 on_time_rows: set[int] = frozenset(), corrections: pd.DataFrame | None = None) -> Scores:
-    """SPEC §4 duplicates, §6.1 verdict and §6.2 plan score for each school's counted submission.
+    """docs/spec.md §4 duplicates, §6.1 verdict and §6.2 plan score for each school's counted submission.
 
     `on_time_rows` are sheet rows the analyst accepted as on time although they arrived late.
     """
@@ -67,7 +67,7 @@ def score_cycle(subs: pd.DataFrame, issues: pd.DataFrame, cycle: Cycle, config: 
 
 def rank_cycle(scores: Scores, subs: pd.DataFrame, registry: pd.DataFrame, cycle: Cycle,
                config: Config) -> CycleResults:
-    """SPEC §6.3–6.6: grade and status of every expected school, ranks overall and per level, the ward table."""
+    """docs/spec.md §6.3–6.6: grade and status of every expected school, ranks overall and per level, the ward table."""
     counted = scores.counted
     expected = expected_in(registry, cycle)
     table = expected.drop(columns=["emails", "opened", "closed"]).set_index("school_code", drop=False)

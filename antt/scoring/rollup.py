@@ -58,7 +58,7 @@ def unit_schools(outcomes: list[UnitOutcome]) -> pd.DataFrame:
 
 
 def province_ranking(schools: pd.DataFrame) -> pd.DataFrame:
-    """The units' schools ranked together by the same rule as one unit's ranking (SPEC §6.5)."""
+    """The units' schools ranked together by the same rule as one unit's ranking (docs/spec.md §6.5)."""
     if schools.empty:
         return schools
     ranked = rank_schools(schools.drop(columns=["rank_overall", "rank_in_level"]))

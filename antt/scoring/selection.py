@@ -1,4 +1,5 @@
-"""Which submission counts for each school, and each expected school's status (SPEC §4 duplicates, §6.4 status)."""
+"""Which submission counts for each school, and each expected school's status (docs/spec.md §4 duplicates,
+§6.4 status)."""
 
 from __future__ import annotations
 

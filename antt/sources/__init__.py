@@ -1,1 +1,1 @@
-"""Edges that bring responses in. Every source yields the same `RawTable`, so the rules of SPEC §4 apply once."""
+"""Edges that bring responses in. Every source yields the same `RawTable`, so docs/spec.md §4 applies once."""

@@ -3,8 +3,8 @@
 The folder is first packed into one deterministic zip (`folder_bytes`), which the pipeline archives; the rows are
 then read from those same bytes, so what was parsed is exactly what was archived. The result is a RawTable shaped
 like a Google Forms export ("Dấu thời gian", "Địa chỉ email", then "ID. label" per question, checkbox answers
-joined with ", "), so every rule of SPEC §4 applies unchanged. A file that is not a readable template is skipped and
-reported, never fatal; a folder without a single usable file is an InputError.
+joined with ", "), so every rule of docs/spec.md §4 applies unchanged. A file that is not a readable template is
+skipped and reported, never fatal; a folder without a single usable file is an InputError.
 """
 
 from __future__ import annotations

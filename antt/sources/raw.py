@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-# A float written with exactly three decimals ("1.125") would read as a thousands-separated integer (SPEC §4).
+# A float written with exactly three decimals ("1.125") would read as a thousands-separated integer (docs/spec.md §4).
 _THREE_DECIMALS = re.compile(r"^-?\d+\.\d{3}$")
 
 
