@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import yaml
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -21,8 +20,9 @@ from antt.errors import AnttError, ConfigError
 from antt.flows.cycle import run_cycle
 from antt.mail.failure import notify_analyst
 from antt.outputs.publish import write_atomic
+from antt.outputs.render import template
 from antt.scoring import rollup
-from antt.text import label_globals, one_line, vi_number, vi_percent
+from antt.text import one_line
 
 MAX_CONCURRENT_UNITS = 4
 
@@ -72,7 +72,7 @@ def run_unit(unit: Unit, cycle: str) -> dict:
 @task(name="write-rollup", cache_policy=NO_CACHE)
 def write(document: dict, folder: Path) -> Path:
     write_atomic(folder / "province.json", (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode())
-    write_atomic(folder / "province.html", render(document).encode())
+    write_atomic(folder / "province.html", template("province.html.j2").render(**document).encode())
     return folder
 
 
@@ -115,12 +115,3 @@ def province(units_file: str, cycle: str, out: str = "out") -> dict:
     return {"folder": str(folder), "failed": document["failed"]}
 
 
-_ENV = Environment(loader=PackageLoader("antt", "report_templates"), undefined=StrictUndefined,
-                   autoescape=select_autoescape(enabled_extensions=("html.j2",)), trim_blocks=True,
-                   lstrip_blocks=True, auto_reload=False)
-_ENV.filters.update(number=vi_number, percent=vi_percent)
-_ENV.globals.update(label_globals())
-
-
-def render(document: dict) -> str:
-    return _ENV.get_template("province.html.j2").render(**document)

@@ -20,14 +20,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from antt.mail.outbox import POLICY, TIMEOUT_S, SmtpSettings
+from antt.outputs.render import template
 from antt.text import is_address, one_line
 
 REASON_MAX = 500
-_ENV = Environment(loader=PackageLoader("antt", "report_templates"), undefined=StrictUndefined, autoescape=False,
-                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False)
 
 
 def analyst_address(parameters: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> str | None:
@@ -52,7 +49,7 @@ def reason_line(message: str | None) -> str:
 def failure_message(*, flow_name: str, run_name: str, state: str, reason: str, link: str,
                     parameters: Mapping[str, Any], at: datetime | None, mail_from: str, to: str) -> EmailMessage:
     """The alarm as an RFC 5322 message; the wording is `mail_failure.txt.j2`."""
-    module = _ENV.get_template("mail_failure.txt.j2").make_module(dict(
+    module = template("mail_failure.txt.j2").make_module(dict(
         flow_name=flow_name, run_name=run_name, state=state, reason=reason, link=link, parameters=parameters,
         at=at.strftime("%H:%M:%S %d/%m/%Y (UTC%z)") if at else None))
     msg = EmailMessage(policy=POLICY)

@@ -11,26 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from antt.config import Config
 from antt.cycles import Cycle
 from antt.errors import AnttError
+from antt.outputs.render import template
 from antt.scoring.results import CycleResults
-from antt.text import is_address, label_globals, nfc, one_line, vi_date
+from antt.text import is_address, nfc, one_line, vi_date
 
 REMIND = ("missing", "needs_correction")
-
-_ENV = Environment(
-    loader=PackageLoader("antt", "report_templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    auto_reload=False,
-)
-_ENV.globals.update(label_globals())
 
 
 @dataclass(frozen=True)
@@ -152,10 +141,10 @@ def _cycle_facts(cycle: Cycle, config: Config, today: date, kind: str) -> dict:
 
 def render_text(name: str, **context) -> tuple[str, str]:
     """A plain-text mail template's `subject` (set at its top, made one line) and its body."""
-    module = _ENV.get_template(name).make_module(context)
+    module = template(name).make_module(context)
     return nfc(one_line(str(module.subject))), nfc(str(module).strip() + "\n")
 
 
 def render_html(name: str, **context) -> str:
     """An HTML mail template (`*.html.j2`, autoescaped), NFC."""
-    return nfc(_ENV.get_template(name).render(**context))
+    return nfc(template(name).render(**context))

@@ -16,75 +16,14 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from antt.config import Condition, Config, Criterion, Indicator, Question
-from antt.text import label_globals, vi_date, vi_datetime, vi_number, vi_percent
-
-
-def _as_datetime(value: str | datetime | None) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _as_date(value: str | date | None) -> date | None:
-    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
-
-
-def _official_date(value: str | datetime) -> str:
-    """'ngày 09 tháng 6 năm 2026': day below 10 and months 1–2 take a leading zero (Nghị định 30/2020/NĐ-CP)."""
-    d = _as_date(value) if isinstance(value, str) else value
-    month = f"{d.month:02d}" if d.month < 3 else str(d.month)
-    return f"ngày {d.day:02d} tháng {month} năm {d.year}"
-
-
-def _signed(value: float | None, decimals: int = 1) -> str:
-    """+2,5 / −1,0 / 0 for a change between cycles."""
-    if value is None:
-        return ""
-    if round(value, decimals) == 0:
-        return "0"
-    return ("+" if value > 0 else "−") + vi_number(abs(value), decimals)
-
-
-def _share(value: float) -> str:
-    """A configured share as people say it: 0.7 → '70%', 0.855 → '85,5%'."""
-    pct = round(value * 100, 1)
-    return vi_number(pct, 0 if pct.is_integer() else 1) + "%"
-
-
-def _points(value: float) -> str:
-    """Indicator points with no trailing zeros: 8 → '8', 6.25 → '6,25', 2.5 → '2,5'."""
-    return vi_number(value, 2, trim=True)
-
-
-def _score(value: float | None) -> str:
-    return vi_number(value, 1)
-
-
-def _count(value: float | None) -> str:
-    return vi_number(value, 0)
-
-
-_ENV = Environment(
-    loader=PackageLoader("antt", "report_templates"),
-    autoescape=select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True, default=True),
-    undefined=StrictUndefined,
-    auto_reload=False,  # templates ship inside the package; no stat() per page rendered
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters.update(
-    vi_number=vi_number, vi_percent=vi_percent, share=_share, points=_points, score=_score, count=_count,
-    signed=_signed,
-    vi_date=lambda v: vi_date(_as_date(v)), vi_datetime=lambda v: vi_datetime(_as_datetime(v)),
-    official_date=_official_date,
-)
-_ENV.globals.update(label_globals())
+from antt.outputs.render import as_date, as_datetime, template
+from antt.text import vi_date, vi_datetime, vi_number
 
 
 def _split_options(value: str, options: list[str]) -> list[str]:
@@ -106,7 +45,7 @@ def _answer(q: Question, value: Any, level: str, config: Config) -> str:
     if q.type == "yes_no":
         return config.form.answer_yes if value else config.form.answer_no
     if q.type == "date":
-        return vi_date(_as_date(value))
+        return vi_date(as_date(value))
     if q.type == "select_multiple":
         return "; ".join(_split_options(value, q.options or []))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -147,7 +86,7 @@ def _evidence(crit: Criterion, school: dict, config: Config) -> list[dict]:
 def _indicator_basis(ind: Indicator, school: dict, config: Config) -> str:
     """The answers an indicator's points come from, e.g. 'B1: 30; A5: 30'."""
     if ind.kind == "timeliness":
-        return "Thời điểm gửi: " + vi_datetime(_as_datetime(school["submitted_at"]))
+        return "Thời điểm gửi: " + vi_datetime(as_datetime(school["submitted_at"]))
     parts = []
     for qid in ind.questions:
         q = config.form.by_id[qid]
@@ -162,7 +101,7 @@ def _issues_by_school(document: dict) -> dict[str, list[dict]]:
     return grouped
 
 
-def _common(document: dict, config: Config) -> dict[str, Any]:
+def common_context(document: dict, config: Config) -> dict[str, Any]:
     """What both pages need: the office, the cycle, labels and bands from config."""
     annual = [k for k, kind in config.cycles.kinds.items() if not kind.provisional]
     return {
@@ -214,9 +153,9 @@ class _Memoized:
         return call
 
 
-def _ui(common: dict[str, Any]) -> _Memoized:
+def ui_macros(common: dict[str, Any]) -> _Memoized:
     """`_macros.html.j2` bound to this document's office, cycle and labels, memoized."""
-    return _Memoized(_ENV.get_template("_macros.html.j2").make_module(common))
+    return _Memoized(template("_macros.html.j2").make_module(common))
 
 
 class _Slotted:
@@ -236,14 +175,14 @@ class _Slotted:
 
 
 def _page(document: dict, config: Config, base: str, unit_pages: bool, previous_kpis: dict | None) -> dict[str, Any]:
-    """The context of report.html or a unit page: `_common`, and both macro modules bound to it."""
+    """The context of report.html or a unit page: `common_context`, and both macro modules bound to it."""
     page = {
-        **_common(document, config), "doc": document, "base": base, "unit_pages": unit_pages,
+        **common_context(document, config), "doc": document, "base": base, "unit_pages": unit_pages,
         "previous": document["previous"], "previous_kpis": previous_kpis, "scoring": config.scoring,
         "ward_target": config.scoring.ward_target_share, "ranked": len(document["schools"]),
     }
-    page["ui"] = _ui(page)
-    page["rep"] = _Memoized(_ENV.get_template("_report.html.j2").make_module(page))
+    page["ui"] = ui_macros(page)
+    page["rep"] = _Memoized(template("_report.html.j2").make_module(page))
     return page
 
 
@@ -324,11 +263,11 @@ def render_report(document: dict, config: Config, run: dict) -> str:
     for lvl in config.form.levels:
         members = [s for s in listed["views"] if s.level == lvl]
         by_level.append((lvl, len(members), _part(members, top_bottom)))
-    return _ENV.get_template("report.html.j2").render(
+    return template("report.html.j2").render(
         **page, **listed, kpis=document["kpis"], by_level=by_level, top_bottom=top_bottom,
         units=[] if full else _units(document, config), wards=document["wards"],
         wards_reaching=sum(bool(w["reaches_target"]) for w in document["wards"]),
-        run=run, run_at=_as_datetime(run["started_at"]),
+        run=run, run_at=as_datetime(run["started_at"]),
     )
 
 
@@ -391,15 +330,15 @@ def render_units(document: dict, config: Config) -> Iterator[tuple[str, str]]:
     if _full_report(document, config):
         return
     page = _page(document, config, base="../", unit_pages=True, previous_kpis=None)
-    template = _ENV.get_template("unit.html.j2")
+    unit_template = template("unit.html.j2")
     issues_of = _issues_by_school(document)
     for unit in _units(document, config):
         members = unit["schools"]
         criteria = [dict(c, failing=sum(s["criteria"].get(c["id"]) is False for s in members))
                     for c in document["criteria"]]
         listed = _listings(members, page, config, issues_of, criteria)
-        yield unit["slug"], template.render(**page, **listed, unit=unit, kpis=unit["kpis"], wards=unit["wards"],
-                                            wards_reaching=unit["wards_reaching"])
+        yield unit["slug"], unit_template.render(**page, **listed, unit=unit, kpis=unit["kpis"],
+                                                 wards=unit["wards"], wards_reaching=unit["wards_reaching"])
 
 
 class _ScorecardRows:
@@ -532,10 +471,10 @@ def render_scorecards(document: dict, config: Config, trends: dict[str, list[dic
                       ) -> Iterator[tuple[str, str]]:
     """One scorecard per school in the document: (school_code, html). `trends` holds each school's results in the
     cycles before this one (from the history database); the scorecard shows them with this cycle's."""
-    template = _ENV.get_template("scorecard.html.j2")
-    common = _common(document, config)
-    rows = _ScorecardRows(config, _ENV.get_template("_scorecard.html.j2").make_module(common))
-    ui = _ui(common)
+    scorecard = template("scorecard.html.j2")
+    common = common_context(document, config)
+    rows = _ScorecardRows(config, template("_scorecard.html.j2").make_module(common))
+    ui = ui_macros(common)
     in_level = Counter(s["level"] for s in document["schools"])
     issues_of = _issues_by_school(document)
     ranked, set_id = len(document["schools"]), config.criteria.id
@@ -547,7 +486,7 @@ def render_scorecards(document: dict, config: Config, trends: dict[str, list[dic
         if trend:
             trend = [*trend, {"cycle": cycle["id"], "label": cycle["label"], "period_end": cycle["period_end"],
                               **{k: school[k] for k in ("status", "verdict", "score", "rank_overall")}}]
-        yield school["school_code"], template.render(
+        yield school["school_code"], scorecard.render(
             **common, ui=ui, school=SimpleNamespace(**school), notice=rows.notices.get(school["status"], ""),
             failed=rows.failed_items(school), criteria_rows=rows.criteria_rows(school),
             indicator_sections=sections, earned=earned, possible=possible,

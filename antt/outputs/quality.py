@@ -18,7 +18,8 @@ import pandas as pd
 from antt.checks.validate import SEVERITY_ORDER
 from antt.config import Config, Form
 from antt.intake.normalize import EMAIL
-from antt.outputs.html import _ENV, _common, _ui
+from antt.outputs.html import common_context, ui_macros
+from antt.outputs.render import template
 
 # Why a submission row is not counted: its blocking errors, or these notes (the rest is information only).
 _NOT_COUNTED_NOTES = ("superseded", "other_cycle")
@@ -164,8 +165,8 @@ def render_data_quality(document: dict, config: Config, contacts: dict[int, dict
 
     `contacts` (from `submission_contacts`) adds who sent the rows that were not counted; `data_docs` is the link
     to the run's Great Expectations Data Docs (None: not written)."""
-    common = _common(document, config)
-    return _ENV.get_template("data_quality.html.j2").render(
-        **common, ui=_ui(common), **quality_view(document, config, contacts), kpis=document["kpis"],
+    common = common_context(document, config)
+    return template("data_quality.html.j2").render(
+        **common, ui=ui_macros(common), **quality_view(document, config, contacts), kpis=document["kpis"],
         input=document["input"], questions=config.form.by_id, form=config.form, data_docs=data_docs,
     )
