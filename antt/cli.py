@@ -201,11 +201,9 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     """E-mail each school that is missing or needs correction (a reminder before the deadline, an overdue notice
     from it) and the analyst a summary. SMTP from the ANTT_SMTP_* variables; at most one message per school a day.
     Exit 1 when a message or a recipient was refused."""
-    from datetime import date, datetime
-    from zoneinfo import ZoneInfo
+    from datetime import date
 
-    from antt.mail import outbox as mail
-    from antt.mail.reminders import reminder_kind
+    from antt.mail.reminders import check_round
     from antt.text import is_address
 
     try:
@@ -216,32 +214,35 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
         _fail(f"--analyst {analyst!r} is not an e-mail address")
     _prepare_environment(out)
     ctx = _preflight(cycle, source, schools, config, out)
-    reminder_kind(ctx.cycle, day or datetime.now(ZoneInfo(ctx.cycle.timezone)).date())  # inside the window?
-    office_address = ctx.config.office.contact_email
-    if dry_run:
-        mail.sender_address(default_from=office_address)
-    else:
-        mail.SmtpSettings.from_env(default_from=office_address)
+    check_round(ctx.cycle, ctx.config, out, day, dry_run)
     from antt.flows.remind import remind as remind_flow
 
     result = _with_progress(cycle, lambda: remind_flow(
         cycle=cycle, source=source, schools=str(schools) if schools else None,
         config=str(config) if config else None, out=str(out), dry_run=str(dry_run) if dry_run else None,
         today=day, analyst=analyst))
-    table = Table(title=f"{cycle} {result['day']}: {result['kind']}")
-    for col in ("school", "kind", "status", "recipients", "detail"):
-        table.add_column(col, overflow="fold")
-    for d in result["deliveries"]:
-        refused = "; ".join(f"{a}: {reply}" for a, reply in d["refused"].items())
-        table.add_row(d["school_code"] or "(analyst)", d["kind"], d["status"], ", ".join(d["recipients"]),
-                      "; ".join(filter(None, [d["reason"], refused and f"refused {refused}", d["path"]])))
-    console.print(table)
+    console.print(_deliveries(f"{cycle} {result['day']}: {result['kind']}", result["deliveries"]))
     console.print(f"sent {result['sent']}, already sent today {result['skipped']}, failed {result['failed']}, "
                   f"refused recipients {result['refused']}, written {result['written']}", highlight=False)
     target = dry_run if dry_run else out / "mail" / "sent.jsonl"
     out_console.print(str(target.resolve()), highlight=False, soft_wrap=True)
     if result["failed"] or result["refused"]:
         raise typer.Exit(1)
+
+
+def _deliveries(title: str, deliveries: list[dict], extra_rows: list[tuple[str, ...]] = ()) -> Table:
+    """A table of deliveries (`antt.mail.outbox.tally`'s dicts), one row each, then `extra_rows`."""
+    from antt.mail.outbox import Delivery
+
+    table = Table(title=title)
+    for col in ("school", "kind", "status", "recipients", "detail"):
+        table.add_column(col, overflow="fold")
+    for d in deliveries:
+        table.add_row(d["school_code"] or ("(leadership)" if d["kind"] == "report" else "(analyst)"), d["kind"],
+                      d["status"], ", ".join(d["recipients"]), Delivery(**d).detail)
+    for row in extra_rows:
+        table.add_row(*row)
+    return table
 
 
 corrections_app = typer.Typer(no_args_is_help=True, help="The analyst's corrections file.")
@@ -285,83 +286,59 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     """Render a cycle's report, unit pages and scorecards again from the history database (no source is read) and
     print the report's path; with --pdf also print it to `<out>/<cycle>/report.pdf`. --send and --send-scorecards
     e-mail it over the ANTT_SMTP_* settings, each message at most once a day; exit 1 when one was refused."""
-    mailing = _report_mail_preflight(cycle, config, schools, out, dry_run, send, send_scorecards)  # fails fast
     from antt.config import load_config
     from antt.cycles import resolve_cycle
     from antt.pipeline import rerender_cycle
     from antt.store.locks import cycle_lock
 
-    cycle_id = resolve_cycle(cycle, load_config(config).cycles).id  # a configured cycle before it names a lock file
+    if dry_run and not (send or send_scorecards):
+        _fail("--dry-run goes with --send or --send-scorecards")
+    cfg = load_config(config)
+    cycle_id = resolve_cycle(cycle, cfg.cycles).id  # a configured cycle before it names a lock file
+    mail = _report_mail(cfg, cycle_id, out, schools, dry_run, send, send_scorecards)  # fails before rendering
     with cycle_lock(out, cycle_id, job="report"):  # a run would swap the folder; two sends would both mail
         html = rerender_cycle(cycle_id, config, out)
         if pdf:
             from antt.outputs.pdf import write_pdf
 
             html = write_pdf(html.read_text(encoding="utf-8"), html.with_name("report.pdf"), html.parent)
-        delivered = _send_report_mail(html.parent, *mailing, send=send, send_scorecards=send_scorecards) \
-            if mailing else True
+        sent = mail.send(html.parent, report=send, scorecards=send_scorecards) if mail else None
+    if sent is not None:
+        _report_mail_summary(html.parent.name, sent)
     out_console.print(str(html.resolve()), highlight=False, soft_wrap=True)
-    if not delivered:
+    if sent is not None and sent.problems():
         raise typer.Exit(1)
 
 
-def _report_mail_preflight(cycle: str, config: Path | None, schools: Path | None, out: Path, dry_run: Path | None,
-                           send: bool, send_scorecards: bool) -> tuple | None:
-    """Before anything is rendered: (config, registry or None, outbox) for --send / --send-scorecards, or None.
-    Leadership list, registry and SMTP settings are checked here."""
+def _report_mail(cfg, cycle_id: str, out: Path, schools: Path | None, dry_run: Path | None, send: bool,
+                 send_scorecards: bool):
+    """The cycle's `ReportMail` for --send / --send-scorecards (its checks pass), or None."""
     if not (send or send_scorecards):
-        if dry_run:
-            _fail("--dry-run goes with --send or --send-scorecards")
         return None
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from antt.config import load_config
-    from antt.cycles import resolve_cycle
     from antt.intake.registry import load_registry
-    from antt.mail import delivery
-    from antt.mail.outbox import Outbox
+    from antt.mail.report import ReportMail
 
-    cfg = load_config(config)
-    cycle_id = resolve_cycle(cycle, cfg.cycles).id
-    if send:
-        delivery.leadership(cfg)
     registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
                              default_unit=cfg.office.office_short) if send_scorecards else None
-    now = datetime.now(ZoneInfo(cfg.cycles.timezone))
-    return cfg, registry, Outbox.open(out, cycle_id, now.date(), now, cfg.office.contact_email, dry_run)
+    return ReportMail.open(cfg, out, cycle_id, report=send, registry=registry, dry_run=dry_run)
 
 
-def _send_report_mail(folder: Path, cfg, registry, outbox, send: bool, send_scorecards: bool) -> bool:
-    """Send, list the report's recipients and whatever did not go, print a one-line summary. False when a message
-    or a recipient was refused."""
-    from antt.mail import outbox as mail
-    from antt.mail import send as report_mail
+def _report_mail_summary(cycle_id: str, sent) -> None:
+    """The report's delivery, whatever did not go and the schools without an address; then a one-line summary."""
+    from antt.mail.outbox import tally
 
-    deliveries, unreachable = [], []
-    if send:
-        deliveries.append(report_mail.send_report(folder, cfg, outbox))
-    if send_scorecards:
-        sent, unreachable = report_mail.send_scorecards(folder, cfg, registry, outbox)
-        deliveries += sent
-    counts = mail.tally(deliveries)
-    table = Table(title=f"{folder.name}: e-mail")
-    for col in ("school", "kind", "status", "recipients", "detail"):
-        table.add_column(col, overflow="fold")
-    for d in deliveries:
-        if d.kind == "report" or d.status == "failed" or d.refused:
-            refused = "; ".join(f"{a}: {reply}" for a, reply in d.refused.items())
-            table.add_row(d.school_code or "(leadership)", d.kind, d.status, ", ".join(d.recipients),
-                          "; ".join(filter(None, [d.reason, refused and f"refused {refused}", d.path])))
-    for u in unreachable:
-        table.add_row(u.school_code, "scorecard", "no address", "",
-                      f"{u.school_name}: " + ("unusable " + "; ".join(u.unusable) if u.unusable else "none registered"))
+    counts = tally(sent.deliveries)
+    table = _deliveries(
+        f"{cycle_id}: e-mail",
+        [d for d in counts["deliveries"] if d["kind"] == "report" or d["status"] == "failed" or d["refused"]],
+        [(u.school_code, "scorecard", "no address", "",
+          f"{u.school_name}: " + ("unusable " + "; ".join(u.unusable) if u.unusable else "none registered"))
+         for u in sent.unreachable])
     if table.row_count:
         console.print(table)
     console.print(f"sent {counts['sent']}, already sent today {counts['skipped']}, failed {counts['failed']}, "
                   f"refused recipients {counts['refused']}, written {counts['written']}, "
-                  f"no valid address {len(unreachable)}", highlight=False, soft_wrap=True)
-    return not (counts["failed"] or counts["refused"])
+                  f"no valid address {len(sent.unreachable)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

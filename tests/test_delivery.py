@@ -20,9 +20,9 @@ from antt import pipeline
 from antt.config import load_config
 from antt.errors import ConfigError
 from antt.intake.registry import load_registry
-from antt.mail import delivery
+from antt.mail import report as report_mail
 from antt.mail.outbox import Outbox
-from antt.mail.send import read_document, report_pdf, send_report, send_scorecards
+from antt.mail.report import ReportMail, read_document, report_pdf
 from antt.text import vi_number, vi_percent
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (and Pango) are needed for report.pdf")
@@ -79,6 +79,16 @@ def smtp_env(server) -> dict[str, str]:
 def outbox(out: Path, server) -> Outbox:
     now = datetime.now(TZ)
     return Outbox.open(out, "2026-H1", now.date(), now, "office@pgd.example.org", environ=smtp_env(server))
+
+
+def send_report(folder, config, box):
+    [sent] = ReportMail(config, box).send(folder).deliveries
+    return sent
+
+
+def send_scorecards(folder, config, registry, box):
+    sent = ReportMail(config, box, registry).send(folder, report=False, scorecards=True)
+    return sent.deliveries, sent.unreachable
 
 
 def text(msg, subtype: str = "plain") -> str:
@@ -139,7 +149,7 @@ def test_every_figure_in_the_report_mail_is_the_one_in_results_json(config, writ
 def test_an_annual_report_carries_no_provisional_note(config, written):
     document = read_document(written[0])
     document["cycle"] |= {"id": "2026-Y", "label": "Báo cáo tổng kết năm", "provisional": False}
-    msg = delivery.report_message(document, config, {"report.pdf": b"%PDF-1.7", "ranking.xlsx": b"PK"})
+    msg = report_mail.report_message(document, config, {"report.pdf": b"%PDF-1.7", "ranking.xlsx": b"PK"})
     assert msg.subject == "Báo cáo tổng kết năm kỳ 2026-Y: kết quả “An toàn về ANTT” của các trường"
     assert "TẠM THỜI" not in msg.text and "tạm thời" not in msg.html
 
@@ -172,14 +182,14 @@ def test_each_school_gets_exactly_its_own_scorecard(config, written, registry, t
 
 def test_a_scorecard_mail_says_how_the_school_did(config, written, registry):
     document = read_document(written[0])
-    reachable, _ = delivery.scorecard_recipients(document, registry)
+    reachable, _ = report_mail.scorecard_recipients(document, registry)
     by_code = {s["school_code"]: (s, to) for s, to in reachable}
     th01, to = by_code["TH01"]
-    msg = delivery.scorecard_message(th01, to, "<html></html>", document, config)
+    msg = report_mail.scorecard_message(th01, to, "<html></html>", document, config)
     assert "- Tình trạng: Đã gửi\n- Tiêu chuẩn “An toàn về ANTT”: Chưa đạt\n" in msg.text
     assert f"- Điểm thực hiện kế hoạch: {vi_number(th01['score'], 1)} / 100\n" in msg.text
     assert f"- Hạng chung: {th01['rank_overall']} / 5\n" in msg.text
-    missing = delivery.scorecard_message(*by_code["THCS01"], "<html></html>", document, config)
+    missing = report_mail.scorecard_message(*by_code["THCS01"], "<html></html>", document, config)
     assert "- Tình trạng: Chưa gửi" in missing.text and "Điểm" not in missing.text
 
 
@@ -200,12 +210,12 @@ def test_a_second_send_the_same_day_mails_nothing(config, written, registry, tmp
 
 def test_a_line_break_in_a_school_name_cannot_inject_a_header(config, written, registry, tmp_path):
     document = read_document(written[0])
-    reachable, _ = delivery.scorecard_recipients(document, registry)
+    reachable, _ = report_mail.scorecard_recipients(document, registry)
     school, to = next((s, to) for s, to in reachable if s["school_code"] == "TH01")
     evil = school | {"school_name": "Trường Tiểu học\r\nBcc: spy@evil.example"}
     box = Mailbox()
     with smtp_server(box) as server:
-        outbox(tmp_path, server).send([delivery.scorecard_message(evil, to, "<html></html>", document, config)])
+        outbox(tmp_path, server).send([report_mail.scorecard_message(evil, to, "<html></html>", document, config)])
     [got] = box.received
     assert got.rcpt_tos == ["th01@truong.example.org"] and got.message["Bcc"] is None
     assert got.message["Subject"].endswith(": Trường Tiểu học Bcc: spy@evil.example")
@@ -217,14 +227,13 @@ def test_a_long_vietnamese_subject_keeps_every_space():
     from email import policy
     from email.parser import BytesParser
 
-    from antt.mail.outbox import build_message
-    from antt.mail.reminders import Reminder
+    from antt.mail.message import Message, build_message
 
     words = ("Báo cáo sơ kết 6 tháng kỳ 2026-H1: kết quả “An toàn về ANTT” của các trường (tạm thời) "
              "Phiếu Trường Tiểu học Quảng Yên").split()  # email.policy.SMTP mangles 90 of these 100 subjects
     for n in range(1, 4 * len(words)):
         subject = " ".join((words * 4)[:n])
-        raw = build_message(Reminder("scorecard", "TH01", ("a@b.example",), subject, "x", None, "antt", ""), FROM,
+        raw = build_message(Message("scorecard", "TH01", ("a@b.example",), subject, "x", None, "antt", ""), FROM,
                             datetime.now(TZ)).as_bytes()
         assert BytesParser(policy=policy.default).parsebytes(raw)["Subject"] == subject
         assert max(len(line) for line in raw.split(b"\r\n")) <= 78
@@ -290,7 +299,7 @@ def test_cli_send_errors_are_one_line_and_exit_2(written, tmp_path, env, office_
 
 
 @pytest.mark.flow
-def test_a_run_with_send_report_mails_leadership(prefect_api_url, config, written, tmp_path, monkeypatch):
+def test_the_run_and_the_cli_send_the_report_once_a_day(prefect_api_url, config, written, tmp_path, monkeypatch):
     from antt.flows.cycle import run_cycle
 
     sheet = Sheet(config, load_registry(written[1], config.form.levels))
@@ -302,7 +311,11 @@ def test_a_run_with_send_report_mails_leadership(prefect_api_url, config, writte
             monkeypatch.setenv(key, value)
         result = run_cycle(cycle="2026-H1", source=str(source), schools=str(written[1]), out=str(tmp_path / "out"),
                            send_report=True)
+        # The CLI sends the report by the same path: the same sent-mail log, so not twice on one day.
+        again = antt("report", "--cycle", "2026-H1", "--out", str(tmp_path / "out"), "--send",
+                     extra_env=smtp_env(server))
     assert result["report_mail"]["status"] == "sent" and "send_report" in result["timings"]
+    assert again.returncode == 0 and "sent 0, already sent today 1," in again.stderr
     [got] = box.received
     assert got.rcpt_tos == config.office.leadership_emails
     assert [a.get_filename() for a in got.message.iter_attachments()] == ["report.pdf", "ranking.xlsx"]

@@ -1,5 +1,5 @@
-"""One home per concern, read from the source with `ast`: one module builds the Jinja environment, and no module
-reaches into another's private names."""
+"""One home per concern, read from the source with `ast`: one module speaks SMTP, one builds the Jinja environment,
+and no module reaches into another's private names."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def imported(tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
+
+
+def test_exactly_one_module_speaks_smtp():
+    speakers = [name for name, tree in modules().items() if "smtplib" in imported(tree)]
+    assert speakers == ["antt/mail/outbox.py"]
 
 
 def test_one_module_builds_the_jinja_environment():

@@ -4,17 +4,15 @@ leadership report (as the final scheduled run before the office's deadline does)
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
-from antt.mail import outbox as mail
-from antt.mail import send as report_mail
 from antt.mail.failure import notify_analyst
+from antt.mail.outbox import MailError
+from antt.mail.report import ReportMail
 from antt.outputs.artifacts import issues_table, summary_markdown
 from antt.pipeline import RunContext
 from antt.store.locks import cycle_lock
@@ -67,13 +65,10 @@ def publish(results, folder) -> None:
 def deliver_report(folder, ctx: RunContext) -> dict:
     """E-mail the leadership report (at most once a day); a failed or refused delivery fails the run, loudly."""
     with ctx.stage("send_report"):
-        now = datetime.now(ZoneInfo(ctx.cycle.timezone))
-        outbox = mail.Outbox.open(ctx.out, ctx.cycle.id, now.date(), now, ctx.config.office.contact_email)
-        sent = report_mail.send_report(folder, ctx.config, outbox)
-    if sent.status == "failed" or sent.refused:
-        refused = "; ".join(f"{a}: {reply}" for a, reply in sent.refused.items())
-        raise mail.MailError(f"the report e-mail to leadership: {'; '.join(filter(None, [sent.reason, refused]))}")
-    return asdict(sent)
+        sent = ReportMail.open(ctx.config, ctx.out, ctx.cycle.id).send(folder)
+    if sent.problems():
+        raise MailError("; ".join(sent.problems()))
+    return asdict(sent.deliveries[0])
 
 
 @flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True,

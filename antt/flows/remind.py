@@ -42,7 +42,7 @@ def remind(cycle: str, source: str, schools: str | None = None, config: str | No
     Returns the day, the kind of message, counts per delivery status and every delivery."""
     ctx = pipeline.open_run(cycle, schools, config, out)
     day = today or datetime.now(ZoneInfo(ctx.cycle.timezone)).date()
-    kind = reminders.reminder_kind(ctx.cycle, day)
+    kind = reminders.check_round(ctx.cycle, ctx.config, ctx.out, day, dry_run)
     with cycle_lock(ctx.out, ctx.cycle.id, job="reminder round"):  # two rounds at once would both send
         raw, _ = read(source, ctx)
         prepared = normalize(raw, ctx)

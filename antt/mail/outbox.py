@@ -1,10 +1,12 @@
-"""The e-mail edge: planned reminders become RFC 5322 messages, sent over SMTP or written as `.eml` files.
+"""The outbox: the one place antt speaks SMTP. Messages (`antt.mail.message`) are sent over one SMTP session, or
+written as `.eml` files for a dry run.
 
 Settings come from `ANTT_SMTP_HOST`, `ANTT_SMTP_PORT`, `ANTT_SMTP_USER`, `ANTT_SMTP_PASSWORD`, `ANTT_SMTP_STARTTLS`
-and `ANTT_MAIL_FROM` (docs/spec.md §8). Sending is idempotent per message and day: each delivered message is appended at
-once to `<out>/mail/sent.jsonl`, and one found there for the same day, cycle, kind and school is skipped (a school's
-reminder and overdue notice count as one). A refused recipient (or a whole refused message) is reported and the run
-goes on with the others. Messages may carry attachments (`antt.mail.reminders.Attachment`).
+and `ANTT_MAIL_FROM` (docs/spec.md §8). Sending a cycle's mail is idempotent per message and day: every delivered
+message is appended at once to `<out>/mail/sent.jsonl`, and one found there for the same day, cycle, kind and school
+is skipped (a school's reminder and overdue notice count as one). A refused recipient (or a whole refused message)
+is reported and the run goes on with the others. A failure notice is sent with no sent-mail log (`send_now`): every
+failure is news.
 """
 
 from __future__ import annotations
@@ -16,40 +18,14 @@ import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import EmailPolicy
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from antt.errors import AnttError
-from antt.mail.reminders import Reminder
+from antt.mail.message import Message, build_message
 from antt.outputs.publish import write_atomic
-from antt.text import is_address, one_line
+from antt.text import is_address
 
 TIMEOUT_S = 30
-
-
-class _Policy(EmailPolicy):
-    """`email.policy.SMTP`, except that a non-ASCII Subject is folded by `email.header.Header`: the folder of
-    Python before the fix of CPython gh-144156 drops the space where it splits a header between two encoded words
-    ("2026-H1: kết" arrives as "2026-H1:kết")."""
-
-    def fold(self, name: str, value: str) -> str:
-        if name.lower() == "subject" and not str(value).isascii():
-            folded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep,
-                                                                          maxlinelen=self.max_line_length)
-            return f"{name}: {folded}{self.linesep}"
-        return super().fold(name, value)
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if name.lower() == "subject" and not str(value).isascii():
-            return self.fold(name, value).encode("ascii")
-        return super().fold_binary(name, value)
-
-
-POLICY = _Policy(linesep="\r\n")  # email.policy.SMTP with the Subject fix
 
 
 class MailError(AnttError):
@@ -117,27 +93,11 @@ class Delivery:
     message_id: str = ""
     path: str = ""
 
-
-def build_message(reminder: Reminder, mail_from: str, now: datetime) -> EmailMessage:
-    """A UTF-8 message: plain text, the HTML alternative when there is one, then the attachments (text ones in
-    UTF-8). Header values go through `one_line`, so a CR/LF smuggled into a school name cannot start a header."""
-    msg = EmailMessage(policy=POLICY)
-    msg["Subject"] = one_line(reminder.subject)
-    msg["From"] = Address(display_name=one_line(reminder.sender_name), addr_spec=mail_from)
-    msg["To"] = [Address(addr_spec=a) for a in reminder.to]
-    if reminder.reply_to:
-        msg["Reply-To"] = Address(addr_spec=reminder.reply_to)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2])
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office robots do not answer it
-    msg.set_content(reminder.text)
-    if reminder.html:
-        msg.add_alternative(reminder.html, subtype="html")
-    for attachment in reminder.attachments:  # the first one turns the message into multipart/mixed
-        maintype, _, subtype = attachment.content_type.partition("/")
-        msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename,
-                           params={"charset": "utf-8"} if maintype == "text" else None)
-    return msg
+    @property
+    def detail(self) -> str:
+        """Why it did not go, each refused recipient with the server's reply, and (dry run) its file: one line."""
+        refused = "; ".join(f"{a}: {reply}" for a, reply in self.refused.items())
+        return "; ".join(filter(None, [self.reason, refused and f"refused {refused}", self.path]))
 
 
 class SentLog:
@@ -161,11 +121,11 @@ class SentLog:
                 done.add((entry.get("once_a_day") or entry.get("kind", ""), entry.get("school_code", "")))
         return done
 
-    def append(self, day: date, cycle_id: str, reminder: Reminder, delivery: Delivery, at: datetime) -> None:
+    def append(self, day: date, cycle_id: str, message: Message, delivery: Delivery, at: datetime) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"day": day.isoformat(), "cycle": cycle_id, "kind": reminder.kind,
-                           "once_a_day": reminder.once_a_day or reminder.kind,
-                           "school_code": reminder.school_code, "recipients": list(delivery.recipients),
+        line = json.dumps({"day": day.isoformat(), "cycle": cycle_id, "kind": message.kind,
+                           "once_a_day": message.once_a_day or message.kind,
+                           "school_code": message.school_code, "recipients": list(delivery.recipients),
                            "refused": delivery.refused, "message_id": delivery.message_id,
                            "sent_at": at.isoformat(timespec="seconds")}, ensure_ascii=False)
         with open(self.path, "a", encoding="utf-8") as fh:
@@ -174,11 +134,11 @@ class SentLog:
             os.fsync(fh.fileno())
 
 
-def _key(message: Reminder) -> tuple[str, str]:
+def _key(message: Message) -> tuple[str, str]:
     return message.once_a_day or message.kind, message.school_code
 
 
-def _unsent(messages: Iterable[Reminder], done: set[tuple[str, str]], results: list[Delivery]) -> Iterator[Reminder]:
+def _unsent(messages: Iterable[Message], done: set[tuple[str, str]], results: list[Delivery]) -> Iterator[Message]:
     """The messages not yet delivered today, in order; each one that was goes into `results` as skipped."""
     for message in messages:
         if _key(message) in done:
@@ -188,58 +148,71 @@ def _unsent(messages: Iterable[Reminder], done: set[tuple[str, str]], results: l
             yield message
 
 
-def deliver(reminders: Iterable[Reminder], out: Path | str, cycle_id: str, day: date, now: datetime,
-            settings: SmtpSettings) -> list[Delivery]:
-    """Send every reminder not yet delivered today over one SMTP session (reconnecting after a dropped
-    connection). Server refusals are per message and reported; an unreachable server or a refused login is a
-    MailError (what was sent before it is already in the log)."""
-    log = SentLog(out)
-    done = log.reminded(day, cycle_id)
-    results: list[Delivery] = []
+def _session(messages: Iterable[Message], settings: SmtpSettings, now: datetime
+             ) -> Iterator[tuple[Message, Delivery]]:
+    """Send each message over one SMTP session (reconnecting after a dropped connection), yielding its delivery as
+    soon as the server answered. Server refusals are per message; an unreachable server or a refused login is a
+    MailError."""
     smtp: smtplib.SMTP | None = None
     try:
-        for reminder in _unsent(reminders, done, results):
-            msg = build_message(reminder, settings.mail_from, now)
+        for message in messages:
+            msg = build_message(message, settings.mail_from, now)
             smtp = smtp or _connect(settings)
             try:
-                refused = smtp.send_message(msg, from_addr=settings.mail_from, to_addrs=list(reminder.to))
+                refused = smtp.send_message(msg, from_addr=settings.mail_from, to_addrs=list(message.to))
             except smtplib.SMTPRecipientsRefused as exc:
-                results.append(Delivery(reminder.kind, reminder.school_code, "failed", (),
-                                        refused=_replies(exc.recipients), reason="every recipient refused"))
+                yield message, Delivery(message.kind, message.school_code, "failed", (),
+                                        refused=_replies(exc.recipients), reason="every recipient refused")
                 continue
             except smtplib.SMTPResponseException as exc:  # sender refused, message refused, …
-                results.append(Delivery(reminder.kind, reminder.school_code, "failed", (),
-                                        reason=_reply(exc.smtp_code, exc.smtp_error)))
+                yield message, Delivery(message.kind, message.school_code, "failed", (),
+                                        reason=_reply(exc.smtp_code, exc.smtp_error))
                 continue
             except OSError as exc:  # the connection dropped (smtplib's other errors are OSErrors too): reconnect
-                results.append(Delivery(reminder.kind, reminder.school_code, "failed", (), reason=str(exc)))
                 smtp.close()
                 smtp = None
+                yield message, Delivery(message.kind, message.school_code, "failed", (), reason=str(exc))
                 continue
-            accepted = tuple(a for a in reminder.to if a not in refused)
-            delivery = Delivery(reminder.kind, reminder.school_code, "sent", accepted, refused=_replies(refused),
-                                message_id=msg["Message-ID"])
-            log.append(day, cycle_id, reminder, delivery, now)
-            done.add(_key(reminder))
-            results.append(delivery)
+            accepted = tuple(a for a in message.to if a not in refused)
+            yield message, Delivery(message.kind, message.school_code, "sent", accepted, refused=_replies(refused),
+                                    message_id=msg["Message-ID"])
     finally:
         if smtp is not None:
             _quit(smtp)
+
+
+def deliver(messages: Iterable[Message], out: Path | str, cycle_id: str, day: date, now: datetime,
+            settings: SmtpSettings) -> list[Delivery]:
+    """Send every message not yet delivered today, logging each one the server took before the next goes. What was
+    sent before a MailError (unreachable server, refused login) is already in the log."""
+    log = SentLog(out)
+    done = log.reminded(day, cycle_id)
+    results: list[Delivery] = []
+    for message, delivery in _session(_unsent(messages, done, results), settings, now):
+        if delivery.status == "sent":
+            log.append(day, cycle_id, message, delivery, now)
+            done.add(_key(message))
+        results.append(delivery)
     return results
 
 
-def write_eml(reminders: Iterable[Reminder], folder: Path | str, out: Path | str, cycle_id: str, day: date,
+def send_now(messages: Iterable[Message], settings: SmtpSettings, now: datetime) -> list[Delivery]:
+    """Send every message, with no sent-mail log and no once-a-day rule (a failure notice: each failure is news)."""
+    return [delivery for _message, delivery in _session(messages, settings, now)]
+
+
+def write_eml(messages: Iterable[Message], folder: Path | str, out: Path | str, cycle_id: str, day: date,
               now: datetime, mail_from: str) -> list[Delivery]:
     """The dry run: each message a real run would send now, as `<folder>/<cycle>_<day>_<kind>_<school>.eml`.
     Nothing is sent and the sent-mail log is only read."""
     folder = Path(folder)
     done = SentLog(out).reminded(day, cycle_id)
     results: list[Delivery] = []
-    for reminder in _unsent(reminders, done, results):
-        msg = build_message(reminder, mail_from, now)
-        name = "_".join(filter(None, [cycle_id, day.isoformat(), reminder.kind, reminder.school_code])) + ".eml"
+    for message in _unsent(messages, done, results):
+        msg = build_message(message, mail_from, now)
+        name = "_".join(filter(None, [cycle_id, day.isoformat(), message.kind, message.school_code])) + ".eml"
         write_atomic(folder / name, msg.as_bytes())
-        results.append(Delivery(reminder.kind, reminder.school_code, "written", reminder.to,
+        results.append(Delivery(message.kind, message.school_code, "written", message.to,
                                 message_id=msg["Message-ID"], path=str(folder / name)))
     return results
 
@@ -269,7 +242,7 @@ class Outbox:
     def sent_today(self, kind: str, school_code: str = "") -> bool:
         return (kind, school_code) in SentLog(self.out).reminded(self.day, self.cycle_id)
 
-    def send(self, messages: Iterable[Reminder]) -> list[Delivery]:
+    def send(self, messages: Iterable[Message]) -> list[Delivery]:
         """`deliver` the messages, or in a dry run `write_eml` them."""
         if self.settings is None:
             return write_eml(messages, self.dry_run, self.out, self.cycle_id, self.day, self.now, self.mail_from)

@@ -1,52 +1,28 @@
 """Who gets which reminder: a message to every expected school that is missing or needs correction, naming exactly
-what to fix and the deadline, and one summary to the analyst. Pure: results in, rendered messages out.
+what to fix and the deadline, and one summary to the analyst. Planning is pure: results in, rendered messages out.
 
-The Vietnamese words live in `report_templates/mail_*.j2`; this module only decides the recipients and the facts.
-Sending (or writing `.eml` files) is `antt.mail.outbox`.
+The Vietnamese words live in `report_templates/mail_reminder.*.j2` and `mail_summary.txt.j2`; this module only
+decides the recipients and the facts. Sending (or writing `.eml` files) is `antt.mail.outbox`; the flow that reads,
+scores and reminds is `antt.flows.remind`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from antt.config import Config
 from antt.cycles import Cycle
 from antt.errors import AnttError
-from antt.outputs.render import template
+from antt.mail.message import Message, render_html, render_text
+from antt.mail.outbox import Outbox
 from antt.scoring.results import CycleResults
-from antt.text import is_address, nfc, one_line, vi_date
+from antt.text import is_address, vi_date
 
 REMIND = ("missing", "needs_correction")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file a message carries: the name its recipient sees, its MIME type (`application/pdf`) and its bytes."""
-
-    filename: str
-    content_type: str
-    data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Reminder:
-    """One e-mail to send: `kind` is reminder / overdue (to a school), summary (to the analyst, school_code ''),
-    or, from `antt.mail.delivery`, report (to leadership, school_code '') / scorecard (to a school). Messages with the
-    same `once_a_day` (default: their kind) go to the same school at most once a day."""
-
-    kind: str
-    school_code: str
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str | None
-    sender_name: str
-    reply_to: str
-    attachments: tuple[Attachment, ...] = ()
-    once_a_day: str = ""
 
 
 def reminder_kind(cycle: Cycle, today: date) -> str:
@@ -61,8 +37,19 @@ def reminder_kind(cycle: Cycle, today: date) -> str:
     return "reminder" if today < cycle.school_deadline else "overdue"
 
 
+def check_round(cycle: Cycle, config: Config, out: Path, today: date | None = None,
+                dry_run: Path | str | None = None) -> str:
+    """What a reminder round checks before anything is read: the day (default: today in the office's time zone)
+    is inside the collection window, and the mail settings are usable (MailError). Returns the kind of message."""
+    now = datetime.now(ZoneInfo(cycle.timezone))
+    day = today or now.date()
+    kind = reminder_kind(cycle, day)
+    Outbox.open(out, cycle.id, day, now, config.office.contact_email, dry_run)
+    return kind
+
+
 def plan_reminders(res: CycleResults, registry: pd.DataFrame, config: Config, today: date,
-                   analyst: str | None = None) -> list[Reminder]:
+                   analyst: str | None = None) -> list[Message]:
     """One message per expected school that is missing or needs correction, to its registered addresses only, then
     one summary to `analyst` (default: the office's contact address). Nothing at all when no school needs one.
 
@@ -93,12 +80,12 @@ def plan_reminders(res: CycleResults, registry: pd.DataFrame, config: Config, to
         if school["to"]:
             subject, text = render_text("mail_reminder.txt.j2", school=school, **facts)
             html = render_html("mail_reminder.html.j2", school=school, **facts)
-            reminders.append(Reminder(kind=kind, school_code=code, to=tuple(school["to"]), subject=subject,
-                                      text=text, html=html, sender_name=sender, reply_to=analyst,
-                                      once_a_day="school notice"))  # a reminder or an overdue notice, not both
+            reminders.append(Message(kind=kind, school_code=code, to=tuple(school["to"]), subject=subject,
+                                     text=text, html=html, sender_name=sender, reply_to=analyst,
+                                     once_a_day="school notice"))  # a reminder or an overdue notice, not both
     subject, text = render_text("mail_summary.txt.j2", schools=schools, **facts)
-    reminders.append(Reminder(kind="summary", school_code="", to=(analyst,), subject=subject, text=text, html=None,
-                              sender_name=sender, reply_to=analyst))
+    reminders.append(Message(kind="summary", school_code="", to=(analyst,), subject=subject, text=text, html=None,
+                             sender_name=sender, reply_to=analyst))
     return reminders
 
 
@@ -137,14 +124,3 @@ def _cycle_facts(cycle: Cycle, config: Config, today: date, kind: str) -> dict:
         "form_title": config.form.title,
         "office": {"name": office.office_short, "place": office.place, "contact_email": office.contact_email},
     }
-
-
-def render_text(name: str, **context) -> tuple[str, str]:
-    """A plain-text mail template's `subject` (set at its top, made one line) and its body."""
-    module = template(name).make_module(context)
-    return nfc(one_line(str(module.subject))), nfc(str(module).strip() + "\n")
-
-
-def render_html(name: str, **context) -> str:
-    """An HTML mail template (`*.html.j2`, autoescaped), NFC."""
-    return nfc(template(name).render(**context))
