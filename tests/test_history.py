@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -180,19 +179,17 @@ def test_history_url_from_the_environment(tmp_path, monkeypatch):
     assert history.history_url(tmp_path / "out") == f"sqlite:///{(tmp_path / 'out').resolve()}/history.sqlite"
 
 
-def test_fifty_thousand_schools_record_in_a_few_seconds(tmp_path, docs):
+def test_fifty_thousand_schools_record_and_re_record_whole(tmp_path, docs):
+    """A national cycle in one transaction, twice (a re-run deletes then inserts); its speed is bench/run.py's."""
     doc = copy.deepcopy(docs["2026-H1"])
     template = doc["schools"][0]
     doc["schools"] = [template | {"school_code": f"S{i:06d}", "rank_overall": i + 1} for i in range(50_000)]
     engine = history.open_history(tmp_path)
-    started = time.perf_counter()
     history.record_cycle(engine, doc)
     history.record_cycle(engine, doc)  # a re-run: delete then insert again
-    elapsed = (time.perf_counter() - started) / 2
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM school_results")).scalar() == 50_000
     assert len(history.previous_summary(engine, "2026-Y", "2026-H1")["schools"]) == 50_000
-    assert elapsed < 8, f"{elapsed:.1f}s per cycle"
 
 
 def test_the_pipeline_records_each_cycle_and_takes_previous_from_the_database(tmp_path, config, registry):
