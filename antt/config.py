@@ -8,6 +8,7 @@ so a typo is a `ConfigError` naming the file and key rather than a KeyError at s
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -239,6 +240,14 @@ class MonthDay(_Model):
     day: Annotated[int, Field(ge=1, le=31)]
     year_offset: int = 0
 
+    @model_validator(mode="after")
+    def _every_year(self) -> MonthDay:
+        try:
+            date(2001, self.month, self.day)  # a common year: a yearly date must exist in every year
+        except ValueError:
+            raise ValueError(f"{self.day}/{self.month} is not a date in every year") from None
+        return self
+
 
 class CycleKind(_Model):
     label: str
@@ -251,9 +260,26 @@ class CycleKind(_Model):
     report_due: MonthDay
 
 
+class Schedule(_Model):
+    """When the scheduled deployments run (`antt deploy`), at `run_at` office time; `antt.cycles` turns these into
+    dates."""
+
+    run_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    remind_days_before_deadline: list[Annotated[int, Field(ge=1)]]
+    final_run_days_before_report_due: Annotated[int, Field(ge=0)]
+
+    @field_validator("remind_days_before_deadline")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("list each number of days once")
+        return value
+
+
 class Cycles(_Model):
     timezone: str = "Asia/Ho_Chi_Minh"
     grace_days: Annotated[int, Field(ge=0)] = 0
+    schedule: Schedule
     kinds: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*$")], CycleKind]
 
 

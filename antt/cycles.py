@@ -1,14 +1,17 @@
-"""Reporting cycles (`2026-H1`, `2026-Y`) resolved from `config/cycles.yaml` into concrete instants."""
+"""The calendar: reporting cycles (`2026-H1`, `2026-Y`) resolved from `config/cycles.yaml` into concrete instants,
+the cycle a given day belongs to, and the days of the year the scheduled runs fall on.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from antt.config import Cycles, MonthDay
-from antt.errors import AnttError
+from antt.errors import AnttError, ConfigError
 
 _CYCLE_ID = re.compile(r"(?P<year>20\d\d)-(?P<kind>[A-Z][A-Z0-9]*)")  # fullmatch: "2026-H1\n" names no cycle
 
@@ -69,3 +72,77 @@ def previous_cycle_id(cycle: Cycle, cycles: Cycles) -> str:
     order = sorted(cycles.kinds, key=lambda k: (cycles.kinds[k].deadline.month, cycles.kinds[k].deadline.day))
     i = order.index(cycle.kind)
     return f"{cycle.year}-{order[i - 1]}" if i > 0 else f"{cycle.year - 1}-{order[-1]}"
+
+
+def office_today(cycles: Cycles) -> date:
+    """Today in the office's time zone."""
+    return datetime.now(ZoneInfo(cycles.timezone)).date()
+
+
+def cycle_on(kind: str, day: date, cycles: Cycles) -> str:
+    """The cycle of `kind` a run on `day` is about: the one whose school deadline is nearest (2026-06-03 → 2026-H1;
+    a reminder on 28/12 for a 5/1 deadline belongs to next year's cycle)."""
+    if kind not in cycles.kinds:
+        raise AnttError(f"unknown cycle kind {kind!r}: expected one of {', '.join(cycles.kinds)}")
+    years = (day.year - 1, day.year, day.year + 1)
+    return min((f"{y}-{kind}" for y in years),
+               key=lambda cid: abs((resolve_cycle(cid, cycles).school_deadline - day).days))
+
+
+def run_days(cycle: Cycle, cycles: Cycles) -> dict[str, date]:
+    """The days of `cycle`'s scheduled runs (`schedule` in cycles.yaml), by slug: a reminder round `remind-<N>d` N
+    days before the school deadline, the cycle run on the deadline day, and the `final` run (which also e-mails
+    the report to leadership) the configured days before the report is due."""
+    schedule = cycles.schedule
+    days = {f"remind-{n}d": cycle.school_deadline - timedelta(days=n) for n in schedule.remind_days_before_deadline}
+    days["deadline"] = cycle.school_deadline
+    days["final"] = cycle.report_due - timedelta(days=schedule.final_run_days_before_report_due)
+    return days
+
+
+@dataclass(frozen=True)
+class ScheduledDay:
+    """One yearly scheduled run of a cycle kind at `run_at` office time: a cron expression, or, for a day whose date
+    moves in leap years, an iCalendar RRULE. `job` is "remind" or "cycle"; `final` marks the run that mails the
+    report."""
+
+    kind: str
+    slug: str
+    job: str
+    final: bool
+    cron: str | None = None
+    rrule: str | None = None
+
+
+# Four successive years hold every case of the leap-year rule (1901-2099): a day that falls on the same date in each
+# falls on it every year.
+_LEAP_CYCLE = range(2025, 2029)
+
+
+def scheduled_days(cycles: Cycles, path: Path | str = "cycles.yaml") -> list[ScheduledDay]:
+    """Every scheduled run of every cycle kind, each as a yearly schedule that lands on its actual day every year.
+    `path` names the cycles file in the error about a day no yearly schedule can follow.
+
+    A run N days before a configured date keeps its month and day from year to year unless the N days span
+    29 February (a report due on 1/3 has its day-before run on 28/2 or 29/2): such a day keeps its place counted
+    from the end of its year instead, which an RRULE (`BYYEARDAY=-n`) can say and cron cannot. Both are checked
+    against the actual dates of a whole leap-year cycle.
+    """
+    hour, minute = (int(part) for part in cycles.schedule.run_at.split(":"))
+    plan = []
+    for kind in cycles.kinds:
+        per_year = [run_days(resolve_cycle(f"{year}-{kind}", cycles), cycles) for year in _LEAP_CYCLE]
+        for slug in per_year[0]:
+            days = [year[slug] for year in per_year]
+            job = "remind" if slug.startswith("remind") else "cycle"
+            if len({(d.month, d.day) for d in days}) == 1:
+                when = {"cron": f"{minute} {hour} {days[0].day} {days[0].month} *"}
+            elif len(from_end := {(d - date(d.year + 1, 1, 1)).days for d in days}) == 1:
+                when = {"rrule": f"FREQ=YEARLY;BYYEARDAY={from_end.pop()};BYHOUR={hour};BYMINUTE={minute};BYSECOND=0"}
+            else:
+                key = "final_run_days_before_report_due" if slug == "final" else "remind_days_before_deadline"
+                raise ConfigError(f"{path}: schedule.{key}: the {slug} run of {kind} falls on "
+                                  f"{', '.join(d.strftime('%d/%m/%Y') for d in days)} in successive years, which no "
+                                  "yearly schedule can follow; choose fewer days")
+            plan.append(ScheduledDay(kind, slug, job, final=slug == "final", **when))
+    return plan

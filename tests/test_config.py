@@ -83,6 +83,29 @@ def test_malformed_yaml_is_one_line(config_copy):
         load_config(config_copy)
 
 
+def test_changing_the_schedule_is_a_config_edit(config_copy):
+    _edit(config_copy / "cycles.yaml", "remind_days_before_deadline: [7, 2]", "remind_days_before_deadline: [10, 3, 1]")
+    _edit(config_copy / "cycles.yaml", 'run_at: "07:00"', 'run_at: "06:30"')
+    schedule = load_config(config_copy).cycles.schedule
+    assert (schedule.run_at, schedule.remind_days_before_deadline) == ("06:30", [10, 3, 1])
+
+
+@pytest.mark.parametrize("old, new, error", [
+    ("  final_run_days_before_report_due: 1", "  final_run_days_before_report: 1",
+     r"cycles\.yaml: schedule\.final_run_days_before_report_due: Field required \(and 1 more\)"),
+    ('run_at: "07:00"', "run_at: 7:00", r"cycles\.yaml: schedule\.run_at: Input should be a valid string"),
+    ('run_at: "07:00"', 'run_at: "7h"', r"schedule\.run_at: String should match pattern"),
+    ("[7, 2]", "[7, 7]", r"schedule\.remind_days_before_deadline: Value error, list each number of days once"),
+    ("deadline: {month: 6, day: 10}", "deadline: {month: 2, day: 29}",
+     r"kinds\.H1\.deadline: Value error, 29/2 is not a date in every year"),
+    ("closes: {month: 6, day: 15}", "closes: {month: 6, day: 31}", r"kinds\.H1\.closes: Value error, 31/6 is not"),
+])
+def test_a_calendar_mistake_names_file_and_key(config_copy, old, new, error):
+    _edit(config_copy / "cycles.yaml", old, new)
+    with pytest.raises(ConfigError, match=error):
+        load_config(config_copy)
+
+
 def test_registry_with_duplicate_codes_is_rejected(tmp_path, config):
     path = tmp_path / "schools.csv"
     path.write_text("school_code,school_name,level,ward,emails\nMN01,A,MN,w,\nMN01,B,MN,w,\n", encoding="utf-8")

@@ -17,7 +17,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from antt.flows.deployments import cycle_on, schedule_plan
+from antt.config import MonthDay
+from antt.cycles import cycle_on, resolve_cycle, run_days
+from antt.errors import ConfigError
+from antt.flows.deployments import schedule_plan
 
 BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT_S = 60
@@ -42,6 +45,48 @@ def test_only_the_final_run_before_the_office_deadline_e_mails_the_report(config
     assert {k for k, params in plan.items() if params.get("send_report")} == {("H1", "final"), ("Y", "final")}
     assert plan[("H1", "final")] == {"send_report": True}
     assert all(params == {} for k, params in plan.items() if k[1] != "final")
+
+
+def _march(config, deadline: MonthDay, report_due: MonthDay, **schedule):
+    """The configured cycles with H1's school deadline and report date moved, and the schedule changed."""
+    h1 = config.cycles.kinds["H1"].model_copy(update={"deadline": deadline, "closes": deadline,
+                                                       "report_due": report_due})
+    return config.cycles.model_copy(update={"kinds": {"H1": h1},
+                                            "schedule": config.cycles.schedule.model_copy(update=schedule)})
+
+
+def _occurrences(run, years: range) -> list[date]:
+    """The days a cron (minute hour day month *) or an RRULE schedule fires in `years`."""
+    from dateutil.rrule import rrulestr
+
+    if run.cron:
+        day, month = (int(f) for f in run.cron.split()[2:4])
+        return [date(y, month, day) for y in years]
+    rule = rrulestr(run.rrule, dtstart=datetime(years.start, 1, 1))
+    return [d.date() for d in rule.between(datetime(years.start, 1, 1), datetime(years.stop, 1, 1))]
+
+
+def test_a_run_day_that_moves_in_leap_years_still_falls_on_its_actual_day(config):
+    """7 days before 5/3 is 26/2, or 27/2 in a leap year; the day before 1/3 is 28/2 or 29/2. Cron's month and
+    day cannot say that: those runs get an RRULE by day of the year, and every run lands on its actual day."""
+    cycles = _march(config, MonthDay(month=3, day=5), MonthDay(month=3, day=1))
+    plan = {r.slug: r for r in schedule_plan(cycles)}
+    assert (plan["remind-2d"].cron, plan["deadline"].cron) == ("0 7 3 3 *", "0 7 5 3 *")
+    assert plan["remind-7d"].rrule and plan["final"].rrule and plan["final"].parameters == {"send_report": True}
+    years = range(2026, 2034)
+    for slug, run in plan.items():
+        actual = [run_days(resolve_cycle(f"{y}-H1", cycles), cycles)[slug] for y in years]
+        assert _occurrences(run, years) == actual, slug
+    assert _occurrences(plan["remind-7d"], range(2027, 2029)) == [date(2027, 2, 26), date(2028, 2, 27)]
+    assert _occurrences(plan["final"], range(2027, 2029)) == [date(2027, 2, 28), date(2028, 2, 29)]
+
+
+def test_a_run_day_no_yearly_schedule_can_follow_names_the_key(config):
+    """70 days before 5/3 is 25/12 or 26/12 of the year before, depending on the next year: refused."""
+    cycles = _march(config, MonthDay(month=3, day=5), MonthDay(month=3, day=10), remind_days_before_deadline=[70])
+    with pytest.raises(ConfigError, match=r"cycles\.yaml: schedule\.remind_days_before_deadline: the remind-70d "
+                                          r"run of H1 falls on 25/12/2024, 25/12/2025, 25/12/2026, 26/12/2027"):
+        schedule_plan(cycles)
 
 
 @pytest.mark.parametrize("kind, day, expected", [

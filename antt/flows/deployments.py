@@ -1,9 +1,10 @@
-"""Deployments on a real Prefect server, created by `antt deploy`: the dates come from `config/cycles.yaml`.
+"""Deployments on a real Prefect server, created by `antt deploy`: when they run comes from `config/cycles.yaml`.
 
-For every cycle kind (H1, Y) two scheduled deployments run in the office's time zone:
-- `scheduled-remind/<kind>`: reminders 7 and 2 days before the school deadline;
-- `scheduled-cycle/<kind>`: the cycle run on the deadline day (submissions before it) and a final run the day
-  before the office report is due, which also e-mails the report to leadership (its schedule sets `send_report`).
+For every cycle kind (H1, Y) two scheduled deployments run in the office's time zone, on the days `antt.cycles`
+computes from the cycles and the `schedule` there (run hour, days before the deadline and the report):
+- `scheduled-remind/<kind>`: the reminder rounds before the school deadline;
+- `scheduled-cycle/<kind>`: the cycle run on the deadline day (submissions before it) and a final run before the
+  office report is due, which also e-mails the report to leadership (its schedule sets `send_report`).
 Scheduled runs take no cycle id: `scheduled_cycle` and `scheduled_remind` work it out from the run date. The
 deployments without schedules, `run-cycle/manual`, `remind/manual` and (given a units file) `province/manual`, are
 for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.mail.failure`).
@@ -16,73 +17,46 @@ Parameters hold paths and the sheet key only: SMTP and Google credentials stay i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.deployments.runner import EntrypointType
-from prefect.schedules import Cron
+from prefect.schedules import Cron, RRule
 
-from antt.config import Cycles, MonthDay, load_config
-from antt.cycles import resolve_cycle
+from antt.config import Cycles, load_config
+from antt.cycles import cycle_on, office_today, scheduled_days
 from antt.errors import AnttError
 from antt.flows.cycle import run_cycle
 from antt.flows.remind import remind
 from antt.mail.failure import notify_analyst
 
 POOL = "antt"
-RUN_HOUR = 7  # every scheduled run starts at 07:00 office time, before the working day
-REMIND_DAYS_BEFORE = (7, 2)
-FINAL_DAYS_BEFORE_REPORT = 1
 
 
 @dataclass(frozen=True)
 class ScheduledRun:
-    """One cron schedule: which deployment, for which cycle kind, when (`cron` in `timezone`), and the flow
+    """One schedule: which deployment, for which cycle kind, when (`cron` or `rrule` in `timezone`), and the flow
     parameters this schedule's runs get on top of the deployment's."""
 
     deployment: str
     slug: str
     kind: str
-    cron: str
+    cron: str | None
+    rrule: str | None
     timezone: str
     parameters: dict = field(default_factory=dict)
 
-
-def _cron(md: MonthDay, days_before: int) -> str:
-    # Month/day arithmetic in a non-leap year: a window across 29 February is a day off in leap years at most.
-    day = date(2001, md.month, md.day) - timedelta(days=days_before)
-    return f"0 {RUN_HOUR} {day.day} {day.month} *"
-
-
-def schedule_plan(cycles: Cycles) -> list[ScheduledRun]:
-    """Every scheduled run of every cycle kind, from the configured school deadline and report date."""
-    plan = []
-    for kind, spec in cycles.kinds.items():
-        for days in REMIND_DAYS_BEFORE:
-            plan.append(ScheduledRun("scheduled-remind", f"remind-{days}d", kind, _cron(spec.deadline, days),
-                                     cycles.timezone))
-        plan.append(ScheduledRun("scheduled-cycle", "deadline", kind, _cron(spec.deadline, 0), cycles.timezone))
-        plan.append(ScheduledRun("scheduled-cycle", "final", kind,
-                                 _cron(spec.report_due, FINAL_DAYS_BEFORE_REPORT), cycles.timezone,
-                                 {"send_report": True}))
-    return plan
+    def schedule(self):
+        """The Prefect schedule object."""
+        if self.cron:
+            return Cron(self.cron, timezone=self.timezone, slug=self.slug, parameters=self.parameters)
+        return RRule(self.rrule, timezone=self.timezone, slug=self.slug, parameters=self.parameters)
 
 
-def cycle_on(kind: str, day: date, cycles: Cycles) -> str:
-    """The cycle of `kind` a run on `day` is about: the one whose school deadline is nearest (2026-06-03 → 2026-H1;
-    a reminder on 28/12 for a 5/1 deadline belongs to next year's cycle)."""
-    if kind not in cycles.kinds:
-        raise AnttError(f"unknown cycle kind {kind!r}: expected one of {', '.join(cycles.kinds)}")
-    years = (day.year - 1, day.year, day.year + 1)
-    return min((f"{y}-{kind}" for y in years),
-               key=lambda cid: abs((resolve_cycle(cid, cycles).deadline_at.date() - day).days))
-
-
-def _today(config: str | None) -> tuple[Cycles, date]:
-    cycles = load_config(config).cycles
-    return cycles, datetime.now(ZoneInfo(cycles.timezone)).date()
+def schedule_plan(cycles: Cycles, path: Path | str = "cycles.yaml") -> list[ScheduledRun]:
+    """Every scheduled run of every cycle kind: the days `antt.cycles` computes, as deployments and parameters."""
+    return [ScheduledRun(f"scheduled-{day.job}", day.slug, day.kind, day.cron, day.rrule, cycles.timezone,
+                         {"send_report": True} if day.final else {}) for day in scheduled_days(cycles, path)]
 
 
 def _quiet(subflow):
@@ -96,18 +70,18 @@ def _quiet(subflow):
 def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
                     out: str = "out", send_report: bool = False) -> dict:
     """`run_cycle` for the cycle of `kind` that today's date belongs to (and its report e-mailed, if asked)."""
-    cycles, today = _today(config)
-    return _quiet(run_cycle)(cycle=cycle_on(kind, today, cycles), source=source, schools=schools, config=config,
-                             out=out, send_report=send_report)
+    cycles = load_config(config).cycles
+    return _quiet(run_cycle)(cycle=cycle_on(kind, office_today(cycles), cycles), source=source, schools=schools,
+                             config=config, out=out, send_report=send_report)
 
 
 @flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_remind(kind: str, source: str, schools: str | None = None, config: str | None = None,
                      out: str = "out", analyst: str | None = None) -> dict:
     """`remind` for the cycle of `kind` that today's date belongs to."""
-    cycles, today = _today(config)
-    return _quiet(remind)(cycle=cycle_on(kind, today, cycles), source=source, schools=schools, config=config,
-                          out=out, analyst=analyst)
+    cycles = load_config(config).cycles
+    return _quiet(remind)(cycle=cycle_on(kind, office_today(cycles), cycles), source=source, schools=schools,
+                          config=config, out=out, analyst=analyst)
 
 
 def _absolute(path: str | Path | None) -> str | None:
@@ -136,11 +110,10 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
         from antt.flows.province import province
 
         planned.append((province, "manual", {"units_file": _absolute(units), "out": _absolute(out)}, []))
-    plan = schedule_plan(cfg.cycles)
+    plan = schedule_plan(cfg.cycles, cfg.root / "cycles.yaml")
     for kind in cfg.cycles.kinds:
         for target, extra in ((scheduled_remind, {"analyst": analyst} if analyst else {}), (scheduled_cycle, {})):
-            runs = [r for r in plan if r.kind == kind and r.deployment == target.name]
-            schedules = [Cron(r.cron, timezone=r.timezone, slug=r.slug, parameters=r.parameters) for r in runs]
+            schedules = [r.schedule() for r in plan if r.kind == kind and r.deployment == target.name]
             planned.append((target, kind, common | extra | {"kind": kind}, schedules))
 
     rows = []
@@ -149,7 +122,7 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
                                           work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
         deployment.apply()
         rows.append({"name": f"{target.name}/{name}",
-                     "schedules": [f"{s.slug}: {s.cron} ({s.timezone})"
+                     "schedules": [f"{s.slug}: {s.cron or s.rrule} ({s.timezone})"
                                    + "".join(f", {k}={v}" for k, v in s.parameters.items()) for s in schedules]})
     return rows
 
