@@ -86,26 +86,6 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _preflight(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path):
-    """Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable."""
-    from antt import pipeline
-    from antt.intake.normalize import match_headers
-    from antt.sources.files import sniff_headers
-
-    ctx = pipeline.open_run(cycle, schools, config, out)
-    if source.startswith("gsheet:"):
-        from antt.sources.gsheet import preflight
-
-        preflight(source)  # spec and credentials only, no request: the sheet is read once, inside the flow
-    elif Path(source).is_dir():
-        from antt.sources.folder import read_folder
-
-        match_headers(read_folder(Path(source), ctx.config.cycles.timezone).raw.headers, ctx.config.form)
-    else:
-        match_headers(sniff_headers(source), ctx.config.form)
-    return ctx
-
-
 def _with_progress(cycle: str, run):
     """Call `run()` (a flow) while a Rich status line shows the running stage."""
     stages = logging.getLogger("antt.pipeline")
@@ -122,12 +102,15 @@ def _with_progress(cycle: str, run):
 
 
 def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path) -> dict:
-    _preflight(cycle, source, schools, config, out)
-    from antt.flows.cycle import run_cycle
+    from antt import pipeline
 
-    return _with_progress(cycle, lambda: run_cycle(cycle=cycle, source=source,
-                                                   schools=str(schools) if schools else None,
-                                                   config=str(config) if config else None, out=str(out)))
+    pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
+    from antt.flows.cycle import run_cycle  # importing Prefect takes seconds: only once the input is usable
+
+    with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded and read
+        return _with_progress(cycle, lambda: run_cycle(cycle=cycle, source=source,
+                                                       schools=str(schools) if schools else None,
+                                                       config=str(config) if config else None, out=str(out)))
 
 
 def _summary(result: dict) -> None:
@@ -169,10 +152,10 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
     from antt.outputs.tables import csv_bytes
 
     out.mkdir(parents=True, exist_ok=True)
-    ctx = pipeline.open_run(cycle, schools, config, out)
-    raw, _ = pipeline.read_source(source, ctx)
-    prepared = pipeline.normalize_stage(raw, ctx)
-    issues = pipeline.validate_stage(prepared, ctx)
+    run = pipeline.open_run(cycle, schools, config, out)
+    raw, _received = pipeline.read_source(source, run)
+    prepared = pipeline.normalize_stage(raw, run)
+    issues = pipeline.validate_stage(prepared, run).issues
     counts = issues["severity"].value_counts()
     table = Table(title=f"{cycle}: {len(prepared.subs)} rows, {len(issues)} issues "
                         f"({counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
@@ -203,6 +186,7 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     Exit 1 when a message or a recipient was refused."""
     from datetime import date
 
+    from antt import pipeline
     from antt.mail.reminders import check_round
     from antt.text import is_address
 
@@ -213,14 +197,15 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     if analyst is not None and not is_address(analyst):
         _fail(f"--analyst {analyst!r} is not an e-mail address")
     _prepare_environment(out)
-    ctx = _preflight(cycle, source, schools, config, out)
-    check_round(ctx.cycle, ctx.config, out, day, dry_run)
+    pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
+    check_round(pre.run.cycle, pre.run.config, out, day, dry_run)
     from antt.flows.remind import remind as remind_flow
 
-    result = _with_progress(cycle, lambda: remind_flow(
-        cycle=cycle, source=source, schools=str(schools) if schools else None,
-        config=str(config) if config else None, out=str(out), dry_run=str(dry_run) if dry_run else None,
-        today=day, analyst=analyst))
+    with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded
+        result = _with_progress(cycle, lambda: remind_flow(
+            cycle=cycle, source=source, schools=str(schools) if schools else None,
+            config=str(config) if config else None, out=str(out), dry_run=str(dry_run) if dry_run else None,
+            today=day, analyst=analyst))
     console.print(_deliveries(f"{cycle} {result['day']}: {result['kind']}", result["deliveries"]))
     console.print(f"sent {result['sent']}, already sent today {result['skipped']}, failed {result['failed']}, "
                   f"refused recipients {result['refused']}, written {result['written']}", highlight=False)
@@ -260,14 +245,13 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
     from antt.outputs.tables import csv_bytes
 
     out.mkdir(parents=True, exist_ok=True)
-    ctx = pipeline.open_run(cycle, schools, config, out)
-    raw, _ = pipeline.read_source(source, ctx)
-    issues = pipeline.validate_stage(pipeline.normalize_stage(raw, ctx), ctx)
-    rows = template(issues)
+    run = pipeline.open_run(cycle, schools, config, out)
+    raw, _received = pipeline.read_source(source, run)
+    rows = template(pipeline.validate_stage(pipeline.normalize_stage(raw, run), run).issues)
     target = dest or out / f"corrections-template-{cycle}.csv"
     write_atomic(target, csv_bytes(rows))
     console.print(f"{len(rows)} suggested corrections. Review them, fill value/by/at, and copy the lines you approve "
-                  f"into {ctx.config.root / 'corrections' / (cycle + '.csv')}")
+                  f"into {run.config.root / 'corrections' / (cycle + '.csv')}")
     out_console.print(str(target.resolve()), highlight=False, soft_wrap=True)
 
 

@@ -338,17 +338,17 @@ def default_config_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "config"
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, files: dict[Path, bytes]) -> Any:
+    if path not in files:
+        raise ConfigError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        return yaml.safe_load(files[path].decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
-def _parse(model: type[BaseModel], path: Path) -> Any:
-    data = _read_yaml(path)
+def _parse(model: type[BaseModel], path: Path, files: dict[Path, bytes]) -> Any:
+    data = _read_yaml(path, files)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -359,25 +359,28 @@ def _parse(model: type[BaseModel], path: Path) -> Any:
 
 
 def load_config(root: Path | str | None = None) -> Config:
-    """Read and cross-check every file of a config folder."""
+    """Read and cross-check every file of a config folder. Each file is read once: what is parsed is what the
+    checksum covers."""
     root = Path(root) if root else default_config_dir()
     if not root.is_dir():
         raise ConfigError(f"{root}: config folder not found")
-    form: Form = _parse(Form, root / "form.yaml")
-    scoring: Scoring = _parse(Scoring, root / "scoring.yaml")
-    cycles: Cycles = _parse(Cycles, root / "cycles.yaml")
-    office: Office = _parse(Office, root / "office.yaml")
+    files = {path: path.read_bytes()
+             for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))}
+    form: Form = _parse(Form, root / "form.yaml", files)
+    scoring: Scoring = _parse(Scoring, root / "scoring.yaml", files)
+    cycles: Cycles = _parse(Cycles, root / "cycles.yaml", files)
+    office: Office = _parse(Office, root / "office.yaml", files)
     sets: dict[str, CriteriaSet] = {}
-    for path in sorted((root / "criteria").glob("*.yaml")):
-        cs: CriteriaSet = _parse(CriteriaSet, path)
+    for path in sorted(p for p in files if p.parent == root / "criteria" and p.suffix == ".yaml"):
+        cs: CriteriaSet = _parse(CriteriaSet, path, files)
         if cs.id != path.stem:
             raise ConfigError(f"{path}: id: {cs.id!r} must match the file name {path.stem!r}")
         _check_criteria(cs, form, path)
         sets[cs.id] = cs
     _check_scoring(scoring, form, sets, root / "scoring.yaml")
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    for path, data in files.items():
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + data)
     return Config(root=root, form=form, criteria_sets=sets, scoring=scoring, cycles=cycles, office=office,
                   checksum=digest.hexdigest())
 

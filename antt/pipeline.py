@@ -1,6 +1,10 @@
-"""The cycle's stages as plain functions: the Prefect flow and the CLI wire them, tests call them directly.
+"""The cycle's stages as plain functions: the Prefect flows and the CLI wire them, tests call them directly.
 
-source → raw snapshot → normalised submissions → validation issues → scores and ranks → outputs.
+source → raw table (the input archived first) → normalised submissions → validation → scores → ranking → outputs.
+
+What a stage makes is its return value, handed to the stages that use it, so a flow's task graph is the data flow.
+`Run` holds only what every stage may read and none writes: config, registry, cycle, corrections, output folder and
+start time, loaded once per run. Each stage's time is its own return value too (`stage`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import logging
 import multiprocessing
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -28,11 +34,11 @@ from antt.checks.data_docs import write_data_docs
 from antt.checks.suite import build_suite
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues
 from antt.config import Config, load_config
-from antt.cycles import Cycle, previous_cycle_id, resolve_cycle
+from antt.cycles import Cycle, cycle_on, office_today, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
 from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
-from antt.intake.registry import load_registry
+from antt.intake.registry import load_registry, read_registry
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.html import render_report, render_scorecards, render_units
 from antt.outputs.publish import staged_folder
@@ -40,8 +46,8 @@ from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.scoring.results import CycleResults, Scores, rank_cycle, score_cycle
 from antt.sources.archive import ArchivedInput, archive_bytes, archive_input
-from antt.sources.files import read_export
-from antt.sources.folder import folder_bytes, read_folder
+from antt.sources.files import read_export, sniff_headers
+from antt.sources.folder import FolderRead, folder_bytes, read_folder
 from antt.sources.raw import RawTable
 from antt.store import history
 from antt.store.faults import checkpoint
@@ -52,74 +58,167 @@ PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2"
             "gspread")
 
 
-class RunContext:
-    """What every stage of one run needs to know: config, registry, cycle, output folder, and stage timings.
+class Run:
+    """The read-only facts of one run: config, school registry (and its file's sha256), cycle, the analyst's
+    corrections, output folder and start time. Stages read it; what they make they return.
 
-    A plain class on purpose: Prefect walks dataclass task arguments field by field, and this one carries
-    per-row data (contacts, the validation result) that would cost seconds per task at national scale.
+    A plain class, not a dataclass: Prefect walks dataclass and pydantic task arguments field by field to find
+    upstream results, and walking the config costs about 40 ms per task argument.
     """
 
-    def __init__(self, config: Config, registry: pd.DataFrame, registry_path: Path, cycle: Cycle,
-                 corrections: pd.DataFrame, out: Path, started_at: datetime) -> None:
-        self.config, self.registry, self.registry_path, self.cycle = config, registry, registry_path, cycle
-        self.corrections, self.out, self.started_at = corrections, out, started_at
-        self.timings: dict[str, float] = {}
-        self.source_files: dict = {}  # folder sources: sheet row → file, and files skipped
-        self.validation = None  # the Great Expectations suite result of this run, for its Data Docs
-        self.contacts: dict = {}  # sheet row → who sent it, for the data-quality page
+    __slots__ = ("config", "registry", "registry_path", "registry_sha256", "cycle", "corrections", "out",
+                 "started_at", "opened_with")
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time a stage; its start is logged on `antt.pipeline` so a CLI or the flow log can show progress."""
-        log.info("stage %s", name, extra={"stage": name})
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = round(time.perf_counter() - start, 3)
-        checkpoint(f"after:{name}")
+    def __init__(self, config: Config, registry: pd.DataFrame, registry_path: Path, registry_sha256: str,
+                 cycle: Cycle, corrections: pd.DataFrame, out: Path, started_at: datetime,
+                 opened_with: tuple) -> None:
+        given = locals()
+        for name in self.__slots__:
+            object.__setattr__(self, name, given[name])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Run is read-only: stages return what they make ({name})")
 
 
-def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str) -> RunContext:
-    """Load config, registry and cycle; any problem is an AnttError with one line."""
+@contextmanager
+def stage(name: str, timings: dict[str, float] | None = None) -> Iterator[dict[str, float]]:
+    """Time the block as stage `name` into `timings` (a new dict unless given), which it yields: the stage's time
+    is part of what it returns. The start is logged on `antt.pipeline` so a CLI or the flow log can show progress;
+    the crash tests' `after:<name>` point follows a stage that finished."""
+    timings = {} if timings is None else timings
+    log.info("stage %s", name, extra={"stage": name})
+    start = time.perf_counter()
+    try:
+        yield timings
+    finally:
+        timings[name] = round(time.perf_counter() - start, 3)
+    checkpoint(f"after:{name}")
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What was loaded and read before a flow started, in this process, for that flow to use rather than load or
+    read again (`handed_over`): the run and, for a folder source, its packed bytes and the rows read from them."""
+
+    run: Run
+    source: str
+    folder: tuple[bytes, FolderRead] | None = None
+
+
+_HANDED_OVER: ContextVar[Preflight | None] = ContextVar("antt_preflight", default=None)
+
+
+def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str) -> Run:
+    """Load config, registry, cycle and corrections; any problem is an AnttError with one line. Inside
+    `handed_over`, the run a pre-flight opened with the same arguments is the one returned: nothing is loaded twice."""
+    opened_with = _arguments(cycle_id, schools, config_dir, out)
+    handed = _HANDED_OVER.get()
+    if handed is not None and handed.run.opened_with == opened_with:
+        return handed.run
+    return _open(load_config(config_dir), cycle_id, schools, out, opened_with)
+
+
+def open_scheduled_run(kind: str, schools: str | None, config_dir: str | None, out: str) -> Run:
+    """`open_run` for the cycle of `kind` that today's date (office time) belongs to: what a scheduled run is about."""
     config = load_config(config_dir)
+    cycle_id = cycle_on(kind, office_today(config.cycles), config.cycles)
+    return _open(config, cycle_id, schools, out, _arguments(cycle_id, schools, config_dir, out))
+
+
+def _arguments(cycle_id: str, schools, config_dir, out) -> tuple:
+    """A run's arguments as a flow's parameters carry them (text), to tell whether a handed-over run is this one."""
+    return cycle_id, str(schools) if schools else None, str(config_dir) if config_dir else None, str(out)
+
+
+def _open(config: Config, cycle_id: str, schools, out, opened_with: tuple) -> Run:
     i18n.use(i18n.language(config.office.language))
     registry_path = Path(schools) if schools else config.root / "schools.csv"
-    registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short)
+    data = read_registry(registry_path)  # read once: parsed, and hashed for the manifest
+    registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short, data=data)
     cycle = resolve_cycle(cycle_id, config.cycles)
     corrections = load_corrections(config.root / "corrections" / f"{cycle.id}.csv")
-    return RunContext(config=config, registry=registry, registry_path=registry_path, cycle=cycle,
-                      corrections=corrections, out=Path(out),
-                      started_at=datetime.now(ZoneInfo(config.cycles.timezone)))
+    return Run(config=config, registry=registry, registry_path=registry_path,
+               registry_sha256=hashlib.sha256(data).hexdigest(), cycle=cycle, corrections=corrections,
+               out=Path(out), started_at=datetime.now(ZoneInfo(config.cycles.timezone)), opened_with=opened_with)
 
 
-def read_source(source: str, ctx: RunContext) -> tuple[RawTable, ArchivedInput]:
+def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir: Path | str | None,
+              out: Path | str) -> Preflight:
+    """Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable.
+
+    A folder's templates are read (once) to find their header; the flow started inside `handed_over` archives those
+    very bytes and keeps those rows. An export's header row alone is read here; a Google Sheet is not fetched
+    (its spec and credentials are checked): the flow reads each once.
+    """
+    run = open_run(cycle_id, schools, config_dir, out)
+    form = run.config.form
+    if source.startswith("gsheet:"):
+        from antt.sources.gsheet import preflight as sheet_preflight
+
+        sheet_preflight(source)
+        return Preflight(run, source)
+    path = Path(source)
+    if path.is_dir():
+        packed = folder_bytes(path, run.config.cycles.timezone)
+        found = read_folder(path, run.config.cycles.timezone, packed=packed)
+        match_headers(found.raw.headers, form)
+        return Preflight(run, source, folder=(packed, found))
+    match_headers(sniff_headers(source), form)
+    return Preflight(run, source)
+
+
+@contextmanager
+def handed_over(pre: Preflight) -> Iterator[Preflight]:
+    """Within the block (and the flows it starts in this thread), `open_run` and `read_source` use what `pre` holds.
+    A flow's parameters stay plain values, as a deployment stores them; this is how an in-process caller's work
+    reaches the flow all the same."""
+    token = _HANDED_OVER.set(pre)
+    try:
+        yield pre
+    finally:
+        _HANDED_OVER.reset(token)
+
+
+@dataclass(frozen=True)
+class Received:
+    """The input as the run received it: its archived copy and, for a folder of templates, the file behind each
+    sheet row and the files skipped (the manifest lists both)."""
+
+    archived: ArchivedInput
+    files: dict = field(default_factory=dict)
+
+
+def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
     """Archive the input byte for byte, then read it: an export file, a folder of filled xlsx templates (archived
     as one deterministic zip), or a Google Sheet fetched live (its CSV snapshot is what gets archived)."""
     if source.startswith("gsheet:"):
         from antt.sources.gsheet import fetch_sheet
 
-        raw, archived = fetch_sheet(source, ctx.out)
+        raw, archived = fetch_sheet(source, run.out)
         checkpoint("archived")
         log.info("read %s as snapshot %s", archived.original, archived.stored.name)
-        return raw, archived
+        return raw, Received(archived)
     path = Path(source)
     if path.is_dir():
-        timezone = ctx.config.cycles.timezone
-        data = folder_bytes(path, timezone)
-        archived = archive_bytes(data, ".zip", source, ctx.out)
+        timezone = run.config.cycles.timezone
+        handed = _HANDED_OVER.get()
+        if handed is not None and handed.run is run and handed.source == source and handed.folder:
+            data, found = handed.folder
+        else:
+            data, found = folder_bytes(path, timezone), None
+        archived = archive_bytes(data, ".zip", source, run.out)
         checkpoint("archived")
-        found = read_folder(path, timezone, packed=data)
+        found = found or read_folder(path, timezone, packed=data)
         for name, reason in found.skipped:
             log.warning("skipped %s: %s", name, reason)
-        ctx.source_files = {"rows": {str(i + 2): name for i, name in enumerate(found.files)},
-                            "skipped": [{"file": n, "reason": r} for n, r in found.skipped]}
-        return found.raw, archived
+        return found.raw, Received(archived, files={
+            "rows": {str(i + 2): name for i, name in enumerate(found.files)},
+            "skipped": [{"file": n, "reason": r} for n, r in found.skipped]})
     if not path.is_file():
         raise InputError(f"{source}: file not found" if not path.exists() else f"{source}: not a file")
-    archived = archive_input(path, ctx.out)
+    archived = archive_input(path, run.out)
     checkpoint("archived")
-    return read_export(archived.stored, label=source), archived
+    return read_export(archived.stored, label=source), Received(archived)
 
 
 @dataclass
@@ -134,78 +233,96 @@ class Prepared:
     headers: list[str]
 
 
-def normalize_stage(raw: RawTable, ctx: RunContext) -> Prepared:
+def normalize_stage(raw: RawTable, run: Run) -> Prepared:
     """Apply the analyst's `set` corrections to a copy of the raw table, then normalise it."""
-    form = ctx.config.form
+    form = run.config.form
     header = match_headers(raw.headers, form)
-    corrections, correction_issues = check_corrections(ctx.corrections, raw, header, form)
-    subs, header = normalize(apply_answers(raw, corrections, header), form, ctx.registry, ctx.cycle, header)
-    ctx.contacts = submission_contacts(subs, form)
+    corrections, correction_issues = check_corrections(run.corrections, raw, header, form)
+    subs, header = normalize(apply_answers(raw, corrections, header), form, run.registry, run.cycle, header)
     return Prepared(subs=subs, header=header, corrections=corrections, correction_issues=correction_issues,
                     rows_read=len(raw.cells), headers=raw.headers)
 
 
-def validate_stage(prep: Prepared, ctx: RunContext) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Validation:
+    """The run's issue rows and the one Great Expectations result most of them come from (its Data Docs are
+    written with the outputs)."""
+
+    issues: pd.DataFrame
+    result: Any  # great_expectations' ExpectationSuiteValidationResult: a leaf to Prefect, not walked
+
+
+def validate_stage(prep: Prepared, run: Run) -> Validation:
     """One expectation-suite validation over the whole frame, plus notes on the sheet's shape and the corrections."""
-    form = ctx.config.form
-    suite = build_suite(form, ctx.cycle, set(prep.subs.columns))
-    ctx.validation = run_suite(prep.subs, suite)
-    cell_issues = issues_from_results(ctx.validation, prep.subs, form)
+    form = run.config.form
+    suite = build_suite(form, run.cycle, set(prep.subs.columns))
+    result = run_suite(prep.subs, suite)
+    cell_issues = issues_from_results(result, prep.subs, form)
     shape = header_issues(prep.header, prep.headers, form, blank_rows=prep.rows_read - len(prep.subs))
     issues = apply_reviews(pd.concat([shape, cell_issues], ignore_index=True), prep.corrections, form)
-    return sort_issues(pd.concat([issues, prep.correction_issues], ignore_index=True))
+    return Validation(issues=sort_issues(pd.concat([issues, prep.correction_issues], ignore_index=True)),
+                      result=result)
 
 
-def score_stage(prep: Prepared, issues: pd.DataFrame, ctx: RunContext) -> Scores:
-    return score_cycle(prep.subs, issues, ctx.cycle, ctx.config, on_time_rows=accepted_late(prep.corrections),
-                       corrections=prep.corrections)
+def score_stage(prep: Prepared, validation: Validation, run: Run) -> Scores:
+    return score_cycle(prep.subs, validation.issues, run.cycle, run.config,
+                       on_time_rows=accepted_late(prep.corrections), corrections=prep.corrections)
 
 
-def rank_stage(scores: Scores, prep: Prepared, ctx: RunContext) -> CycleResults:
-    return rank_cycle(scores, prep.subs, ctx.registry, ctx.cycle, ctx.config)
+def rank_stage(scores: Scores, prep: Prepared, run: Run) -> CycleResults:
+    return rank_cycle(scores, prep.subs, run.registry, run.cycle, run.config)
 
 
-def write_stage(res: CycleResults, rows_read: int, archived: ArchivedInput, ctx: RunContext) -> Path:
-    """Write every docs/spec.md §7 output into a staging folder and swap it in as `<out>/<cycle>/`.
+@dataclass(frozen=True)
+class Written:
+    """The published cycle folder, and the run's stage times: those handed to `write_stage`, then its own."""
+
+    folder: Path
+    timings: dict[str, float]
+
+
+def write_stage(res: CycleResults, prep: Prepared, validation: Validation, received: Received, run: Run,
+                timings: Mapping[str, float] | None = None) -> Written:
+    """Write every docs/spec.md §7 output into a staging folder and swap it in as `<out>/<cycle>/`, then record the
+    cycle in the history database. `timings` (the earlier stages' times) are shown in the report and the manifest.
 
     Files go straight into the private staging folder; swapping that folder in is the one atomic step.
     """
-    config, cycle = ctx.config, ctx.cycle
-    final = ctx.out / cycle.id
+    config, cycle = run.config, run.cycle
+    timings = dict(timings or {})
+    final = run.out / cycle.id
     previous_id = previous_cycle_id(cycle, config.cycles)
-    engine = history.open_history(ctx.out)  # ANTT_HISTORY_URL, else <out>/history.sqlite
+    engine = history.open_history(run.out)  # ANTT_HISTORY_URL, else <out>/history.sqlite
     # "previous cycle" from the history database; an output folder from before the database still counts
     previous = history.previous_summary(engine, cycle.id, previous_id) \
-        or previous_summary(ctx.out / previous_id / "results.json")
+        or previous_summary(run.out / previous_id / "results.json")
     with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
-        with ctx.stage("write_files"):
+        with stage("write_files", timings):
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
-            document = build_document(res, config, archived, rows_read=rows_read, previous=previous)
+            document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous)
             (staging / "results.json").write_bytes(to_json(document))
             checkpoint("staged:results.json")
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
-        with ctx.stage("render_report"):
-            run = {"started_at": ctx.started_at.isoformat(timespec="seconds"), "timings": dict(ctx.timings)}
-            _write_report(staging, document, config, run)
-        with ctx.stage("render_scorecards"):
+        with stage("render_report", timings):
+            footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
+            _write_report(staging, document, config, footer)
+        with stage("render_scorecards", timings):
             _write_scorecards(staging, document, config, engine)
-        with ctx.stage("render_data_quality"):
-            docs = ctx.validation is not None
+        with stage("render_data_quality", timings):
+            contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
             (staging / "data_quality.html").write_text(
-                render_data_quality(document, config, ctx.contacts, data_docs="data_docs/index.html" if docs else None),
-                encoding="utf-8")
-            if docs:
-                write_data_docs(ctx.validation, staging / "data_docs")
-        with ctx.stage("finish_workbook"):
+                render_data_quality(document, config, contacts, data_docs="data_docs/index.html"), encoding="utf-8")
+            write_data_docs(validation.result, staging / "data_docs")
+        with stage("finish_workbook", timings):
             workbook.result()
-        _write_manifest(staging, _manifest(ctx, archived, staging))
+        _write_manifest(staging, _manifest(run, received, staging, timings))
     try:
-        with ctx.stage("record_history"):  # after the folder is published; one transaction, replaces this cycle only
-            history.record_cycle(engine, document, run=run)
+        with stage("record_history", timings):  # after the folder is published; one transaction, this cycle only
+            history.record_cycle(engine, document, run=footer)
     finally:
         engine.dispose()
-    return final
+    return Written(final, timings)
 
 
 def _write_report(folder: Path, document: dict, config: Config, run: dict) -> None:
@@ -268,26 +385,26 @@ def _workbook_executor(schools: int) -> Executor:
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _manifest(ctx: RunContext, archived: ArchivedInput, folder: Path) -> dict:
+def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float]) -> dict:
     packages = {}
     for name in PACKAGES:
         try:
             packages[name] = version(name)
         except PackageNotFoundError:
             packages[name] = None
+    archived = received.archived
     return {
-        "cycle": ctx.cycle.id,
-        "run_started_at": ctx.started_at.isoformat(timespec="seconds"),
+        "cycle": run.cycle.id,
+        "run_started_at": run.started_at.isoformat(timespec="seconds"),
         "inputs": [{"role": "responses", "sha256": archived.sha256, "size": archived.size,
-                    "original": archived.original, "archived_as": archived.stored.relative_to(ctx.out).as_posix()},
-                   {"role": "registry", "sha256": hashlib.sha256(ctx.registry_path.read_bytes()).hexdigest(),
-                    "original": str(ctx.registry_path)}],
-        "config": {"dir": str(ctx.config.root), "form_version": ctx.config.form.version,
-                   "criteria_set": ctx.config.criteria.id, "checksum": ctx.config.checksum},
+                    "original": archived.original, "archived_as": archived.stored.relative_to(run.out).as_posix()},
+                   {"role": "registry", "sha256": run.registry_sha256, "original": str(run.registry_path)}],
+        "config": {"dir": str(run.config.root), "form_version": run.config.form.version,
+                   "criteria_set": run.config.criteria.id, "checksum": run.config.checksum},
         "packages": packages,
-        "timings_s": dict(ctx.timings),
+        "timings_s": dict(timings),
         **_contents(folder),
-        **({"source_files": ctx.source_files} if ctx.source_files else {}),
+        **({"source_files": received.files} if received.files else {}),
     }
 
 

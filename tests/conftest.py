@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # One throwaway Prefect home for the whole session, set before anything imports prefect.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="antt-prefect-home-")
@@ -154,12 +156,30 @@ def config_with_corrections(folder: Path, rows: list[dict], cycle: str = "2026-H
     return cfg
 
 
-def run_stages(source: Path, config_dir: Path | None, out: Path, cycle: str = "2026-H1"):
-    """The pipeline's stages in order, without the engine: (ctx, prepared, results, archived input)."""
+@dataclass
+class Stages:
+    """What the pipeline's stages made, run in order without the engine; `write()` runs the last one."""
+
+    run: Any
+    received: Any
+    prepared: Any
+    validation: Any
+    results: Any
+
+    def write(self) -> Path:
+        from antt import pipeline
+
+        return pipeline.write_stage(self.results, self.prepared, self.validation, self.received, self.run).folder
+
+
+def run_stages(source: Path, config_dir: Path | None, out: Path, cycle: str = "2026-H1",
+               schools: Path | None = None) -> Stages:
+    """The pipeline's stages as the flow wires them, without the engine, up to the results (not written)."""
     from antt import pipeline
 
-    ctx = pipeline.open_run(cycle, None, config_dir, out)
-    raw, archived = pipeline.read_source(str(source), ctx)
-    prep = pipeline.normalize_stage(raw, ctx)
-    issues = pipeline.validate_stage(prep, ctx)
-    return ctx, prep, pipeline.rank_stage(pipeline.score_stage(prep, issues, ctx), prep, ctx), archived
+    run = pipeline.open_run(cycle, schools, config_dir, out)
+    raw, received = pipeline.read_source(str(source), run)
+    prepared = pipeline.normalize_stage(raw, run)
+    validation = pipeline.validate_stage(prepared, run)
+    results = pipeline.rank_stage(pipeline.score_stage(prepared, validation, run), prepared, run)
+    return Stages(run, received, prepared, validation, results)

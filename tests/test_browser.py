@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from conftest import REPO, Sheet
+from conftest import REPO, Sheet, run_stages
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from antt import pipeline
 from antt.config import load_config
 from antt.demo.build import write_demo_sheet
 from antt.intake.registry import load_registry
@@ -103,12 +102,7 @@ def _screenshot(page: Page, name: str) -> Path:
 
 def _write_run(source: Path, schools: Path, out: Path, cycle_id: str) -> Path:
     """`antt run`'s stages, without the engine, into `out/<cycle>/`."""
-    ctx = pipeline.open_run(cycle_id, schools, REPO / "config", out)
-    raw, archived = pipeline.read_source(str(source), ctx)
-    prep = pipeline.normalize_stage(raw, ctx)
-    issues = pipeline.validate_stage(prep, ctx)
-    res = pipeline.rank_stage(pipeline.score_stage(prep, issues, ctx), prep, ctx)
-    return pipeline.write_stage(res, prep.rows_read, archived, ctx)
+    return run_stages(source, REPO / "config", out, cycle_id, schools).write()
 
 
 @pytest.fixture(scope="module")

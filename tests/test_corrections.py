@@ -8,8 +8,6 @@ import json
 import pytest
 from conftest import config_with_corrections, run_stages
 
-from antt import pipeline
-
 
 @pytest.fixture
 def run_with(tmp_path, sheet):
@@ -17,10 +15,9 @@ def run_with(tmp_path, sheet):
 
     def _run(rows: list[dict]):
         cfg = config_with_corrections(tmp_path, rows, reason="đã gọi điện xác minh", by="Lan", at="2026-06-11")
-        ctx, prep, res, archived = run_stages(sheet.write_csv(tmp_path / "responses.csv"), cfg, tmp_path / "out")
-        folder = pipeline.write_stage(res, prep.rows_read, archived, ctx)
-        doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        return {s["school_code"]: s for s in doc["schools"]}, doc, archived
+        stages = run_stages(sheet.write_csv(tmp_path / "responses.csv"), cfg, tmp_path / "out")
+        doc = json.loads((stages.write() / "results.json").read_text(encoding="utf-8"))
+        return {s["school_code"]: s for s in doc["schools"]}, doc, stages.received.archived
 
     return _run
 

@@ -12,11 +12,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REPO, Sheet
+from conftest import REPO, Sheet, run_stages
 from smtp_server import Mailbox, smtp_server
 from test_cli import antt, assert_one_line_error
 
-from antt import pipeline
 from antt.config import load_config
 from antt.errors import ConfigError
 from antt.intake.registry import load_registry
@@ -55,11 +54,7 @@ def written(config, tmp_path_factory):
     sheet.add("TH01", at="12/6/2026 9:00:00", D2="1")
     sheet.add("TH02", email="")
     source = sheet.write_csv(tmp / "responses.csv")
-    ctx = pipeline.open_run("2026-H1", schools, REPO / "config", tmp / "out")
-    raw, archived = pipeline.read_source(str(source), ctx)
-    prep = pipeline.normalize_stage(raw, ctx)
-    res = pipeline.rank_stage(pipeline.score_stage(prep, pipeline.validate_stage(prep, ctx), ctx), prep, ctx)
-    folder = pipeline.write_stage(res, prep.rows_read, archived, ctx)
+    folder = run_stages(source, REPO / "config", tmp / "out", "2026-H1", schools).write()
     started = time.perf_counter()
     report_pdf(folder)
     print(f"report.pdf rendered in {time.perf_counter() - started:.1f}s")

@@ -144,6 +144,36 @@ def test_same_input_gives_identical_bytes(demo_run, demo_csv):
     assert len(list((out / "raw").glob("*.csv"))) == 1  # archived once, by content
 
 
+def test_each_task_gets_what_it_uses_from_the_task_that_made_it(prefect_api_url, tmp_path, sheet):
+    """The flow's task graph is its data flow: the validation result, the normalised frame and the received input
+    reach write-outputs as arguments, so Prefect draws those edges."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from antt.flows.cycle import run_cycle
+
+    sheet.add("MN01")
+    state = run_cycle(cycle="2026-H1", source=str(sheet.write_csv(tmp_path / "responses.csv")),
+                      out=str(tmp_path / "out"), return_state=True)
+    assert state.is_completed()
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    task = {r.id: r.name.rsplit("-", 1)[0] for r in runs}
+    graph = {task[r.id]: {arg: {task[i.id] for i in inputs if getattr(i, "id", None) in task}
+                          for arg, inputs in r.task_inputs.items()} for r in runs}
+    assert {name: {arg: made for arg, made in args.items() if made} for name, args in graph.items()} == {
+        "read": {},
+        "normalize": {"raw": {"read"}},
+        "validate": {"prepared": {"normalize"}},
+        "score": {"prepared": {"normalize"}, "validation": {"validate"}},
+        "rank": {"scores": {"score"}, "prepared": {"normalize"}},
+        "write-outputs": {"results": {"rank"}, "prepared": {"normalize"}, "validation": {"validate"},
+                          "received": {"read"}},
+        "publish-artifacts": {"results": {"rank"}, "folder": {"write-outputs"}},
+    }
+
+
 def test_header_only_sheet_reports_every_school_missing(prefect_api_url, tmp_path, config, registry):
     from conftest import Sheet
 

@@ -156,3 +156,23 @@ def test_folder_archive_is_deterministic_and_tracks_content(config, registry, te
     fill(template, copy / "a.xlsx", config, good | {"A2": "Trần Văn B"})
     os.utime(copy / "a.xlsx", (os.stat(reports / "a.xlsx").st_mtime,) * 2)
     assert folder_bytes(copy) != folder_bytes(reports)
+
+
+def test_the_pre_flight_reads_the_folder_once_for_the_whole_run(config, registry, template, reports, tmp_path):
+    """`antt run` checks a folder's headers before the engine starts; the run it then starts archives and parses
+    what the pre-flight read, and loads neither config nor registry again."""
+    from antt import pipeline
+
+    fill(template, reports / "th01.xlsx", config, Sheet(config, registry).good_answers("TH01"))
+    out = tmp_path / "out"
+    pre = pipeline.preflight("2026-H1", str(reports), None, None, out)
+    (reports / "th01.xlsx").write_bytes(b"changed after the pre-flight")  # read again, this would show
+    with pipeline.handed_over(pre):
+        run = pipeline.open_run("2026-H1", None, None, str(out))  # as the flow, whose parameters are text
+        raw, received = pipeline.read_source(str(reports), run)
+    assert run is pre.run
+    assert received.archived.stored.read_bytes() == pre.folder[0]
+    assert raw is pre.folder[1].raw and received.files["rows"] == {"2": "th01.xlsx"}
+    assert pipeline.open_run("2026-H1", None, None, str(out)) is not run  # outside the hand-over: loaded afresh
+    with pytest.raises(InputError, match="no filled report template"):
+        pipeline.read_source(str(reports), run)

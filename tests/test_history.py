@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO, Sheet, run_stages
 
+from antt.config import load_config
 from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
-from antt.pipeline import normalize_stage, open_run, rank_stage, read_source, score_stage, validate_stage
 from antt.store import history
 from antt.text import vi_number
 
@@ -30,17 +30,15 @@ def _document(folder: Path, cycle_id: str, previous: dict | None = None) -> dict
     folder.mkdir(parents=True, exist_ok=True)
     schools = folder / "schools.csv"
     schools.write_text(REGISTRY, encoding="utf-8")
-    ctx = open_run(cycle_id, schools, REPO / "config", folder / "out")
-    sheet = Sheet(ctx.config, load_registry(schools, ctx.config.form.levels))
+    config = load_config(REPO / "config")
+    sheet = Sheet(config, load_registry(schools, config.form.levels))
     on_time, late = STAMPS[cycle_id]
     sheet.add("MN01", at=on_time)
     sheet.add("TH01", at=on_time, D2="1")
     sheet.add("THCS01", at=late)
-    raw, archived = read_source(str(sheet.write_csv(folder / "responses.csv")), ctx)
-    prepared = normalize_stage(raw, ctx)
-    issues = validate_stage(prepared, ctx)
-    res = rank_stage(score_stage(prepared, issues, ctx), prepared, ctx)
-    return build_document(res, ctx.config, archived, rows_read=len(raw.cells), previous=previous)
+    stages = run_stages(sheet.write_csv(folder / "responses.csv"), REPO / "config", folder / "out", cycle_id, schools)
+    return build_document(stages.results, config, stages.received.archived, rows_read=stages.prepared.rows_read,
+                          previous=previous)
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +193,6 @@ def test_fifty_thousand_schools_record_and_re_record_whole(tmp_path, docs):
 def test_the_pipeline_records_each_cycle_and_takes_previous_from_the_database(tmp_path, config, registry):
     import shutil
 
-    from antt import pipeline
-
     sheet = Sheet(config, registry)
     codes = registry["school_code"].tolist()
     sheet.add(codes[0])
@@ -204,11 +200,7 @@ def test_the_pipeline_records_each_cycle_and_takes_previous_from_the_database(tm
     src = sheet.write_csv(tmp_path / "responses.csv")
     out = tmp_path / "out"
     for cycle_id in ("2026-H1", "2026-Y"):
-        ctx = pipeline.open_run(cycle_id, None, REPO / "config", out)
-        raw, archived = pipeline.read_source(str(src), ctx)
-        prep = pipeline.normalize_stage(raw, ctx)
-        res = pipeline.rank_stage(pipeline.score_stage(prep, pipeline.validate_stage(prep, ctx), ctx), prep, ctx)
-        pipeline.write_stage(res, prep.rows_read, archived, ctx)
+        run_stages(src, REPO / "config", out, cycle_id).write()
         if cycle_id == "2026-H1":
             shutil.rmtree(out / "2026-H1")  # the old folder is gone: "previous" must come from the database
     assert [c["id"] for c in history.recorded_cycles(out)] == ["2026-H1", "2026-Y"]
@@ -222,8 +214,6 @@ def test_the_pipeline_records_each_cycle_and_takes_previous_from_the_database(tm
 @pytest.fixture
 def two_cycles(tmp_path, config, registry):
     """2026-H1 then 2026-Y through the real stages into one output folder; the first school reports in both."""
-    from antt import pipeline
-
     sheet = Sheet(config, registry)
     codes = registry["school_code"].tolist()
     sheet.add(codes[0], at="9/6/2026 8:00:00", D2="1")  # fails a criterion in H1 …
@@ -232,8 +222,7 @@ def two_cycles(tmp_path, config, registry):
     src = sheet.write_csv(tmp_path / "responses.csv")
     out = tmp_path / "out"
     for cycle_id in ("2026-H1", "2026-Y"):
-        ctx, prep, res, archived = run_stages(src, REPO / "config", out, cycle_id)
-        pipeline.write_stage(res, prep.rows_read, archived, ctx)
+        run_stages(src, REPO / "config", out, cycle_id).write()
     return out, codes, src
 
 

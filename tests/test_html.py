@@ -7,12 +7,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Sheet
+from conftest import REPO, Sheet, run_stages
 
+from antt.config import load_config
 from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.html import render_report, render_scorecards, render_units
-from antt.pipeline import normalize_stage, open_run, rank_stage, read_source, score_stage, validate_stage
 from antt.text import vi_number
 
 REGISTRY = """school_code,school_name,level,ward,emails
@@ -32,14 +32,12 @@ def _stages(folder: Path, cycle_id: str, registry: str, fill, previous: dict | N
     folder.mkdir(parents=True, exist_ok=True)
     schools = folder / "schools.csv"
     schools.write_text(registry, encoding="utf-8")
-    ctx = open_run(cycle_id, schools, REPO / "config", folder / "out")
-    sheet = Sheet(ctx.config, load_registry(schools, ctx.config.form.levels))
+    config = load_config(REPO / "config")
+    sheet = Sheet(config, load_registry(schools, config.form.levels))
     fill(sheet)
-    raw, archived = read_source(str(sheet.write_csv(folder / "responses.csv")), ctx)
-    prepared = normalize_stage(raw, ctx)
-    issues = validate_stage(prepared, ctx)
-    res = rank_stage(score_stage(prepared, issues, ctx), prepared, ctx)
-    return build_document(res, ctx.config, archived, rows_read=len(raw.cells), previous=previous), ctx.config
+    stages = run_stages(sheet.write_csv(folder / "responses.csv"), REPO / "config", folder / "out", cycle_id, schools)
+    return build_document(stages.results, config, stages.received.archived, rows_read=stages.prepared.rows_read,
+                          previous=previous), config
 
 
 def _run(folder: Path, cycle_id: str, fill: bool = True, previous: dict | None = None) -> tuple[dict, object]:

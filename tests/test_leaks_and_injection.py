@@ -21,7 +21,6 @@ import yaml
 from conftest import REPO, Sheet, config_with_corrections, run_stages
 from openpyxl import load_workbook
 
-from antt import pipeline
 from antt.config import load_config
 from antt.cycles import resolve_cycle
 from antt.errors import AnttError, InputError
@@ -345,9 +344,9 @@ def impostor_run(tmp_path, sheet):
         folder = tmp_path / ("approved" if approve else "as-sent")
         rows = [{"action": "approve_sender", "school_code": "MN01", "sheet_row": impostor}] if approve else []
         cfg = config_with_corrections(folder, rows, reason="đã gọi điện xác minh", by="Lan", at="2026-06-06")
-        ctx, prep, res, archived = run_stages(sheet.write_csv(folder / "responses.csv"), cfg, folder / "out")
-        out = pipeline.write_stage(res, prep.rows_read, archived, ctx)
-        return res.ranked.set_index("school_code").loc["MN01"], res.issues, out
+        stages = run_stages(sheet.write_csv(folder / "responses.csv"), cfg, folder / "out")
+        out = stages.write()
+        return stages.results.ranked.set_index("school_code").loc["MN01"], stages.results.issues, out
 
     return SimpleNamespace(real=real, impostor=impostor, run=run)
 

@@ -6,9 +6,7 @@ import csv
 import time
 
 import pytest
-from conftest import REPO
-
-from antt import pipeline
+from conftest import REPO, run_stages
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (and Pango) are needed for report.pdf")
 pypdf = pytest.importorskip("pypdf")
@@ -28,12 +26,7 @@ def rendered(tmp_path_factory, config, registry):
         sheet.add(code)
     sheet.add(codes[4], at="12/6/2026 9:00:00", D2="1")  # late, and failing a criterion
     src = sheet.write_csv(tmp / "responses.csv")
-    ctx = pipeline.open_run("2026-H1", None, REPO / "config", tmp / "out")
-    raw, archived = pipeline.read_source(str(src), ctx)
-    prep = pipeline.normalize_stage(raw, ctx)
-    issues = pipeline.validate_stage(prep, ctx)
-    res = pipeline.rank_stage(pipeline.score_stage(prep, issues, ctx), prep, ctx)
-    folder = pipeline.write_stage(res, prep.rows_read, archived, ctx)
+    folder = run_stages(src, REPO / "config", tmp / "out").write()
     started = time.perf_counter()
     pdf = write_pdf((folder / "report.html").read_text(encoding="utf-8"), folder / "report.pdf", folder)
     return folder, pdf, time.perf_counter() - started

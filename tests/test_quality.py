@@ -17,13 +17,15 @@ from antt.outputs.quality import quality_view, render_data_quality, submission_c
 @pytest.fixture
 def run(tmp_path, sheet):
     """Run the stages (no engine) on `sheet` for 2026-H1, with optional corrections; returns the document, the
-    context (its GX result on `ctx.validation`) and the contacts of every row."""
+    run's Great Expectations result and the contacts of every row."""
 
     def _run(corrections: list[dict] = ()):
         cfg = config_with_corrections(tmp_path, list(corrections))
-        ctx, prep, res, archived = run_stages(sheet.write_csv(tmp_path / "responses.csv"), cfg, tmp_path / "out")
-        document = build_document(res, ctx.config, archived, rows_read=prep.rows_read, previous=None)
-        return document, ctx, submission_contacts(prep.subs, ctx.config.form)
+        stages = run_stages(sheet.write_csv(tmp_path / "responses.csv"), cfg, tmp_path / "out")
+        config, prep = stages.run.config, stages.prepared
+        document = build_document(stages.results, config, stages.received.archived, rows_read=prep.rows_read,
+                                  previous=None)
+        return document, stages.validation.result, submission_contacts(prep.subs, config.form)
 
     return _run
 
@@ -191,11 +193,11 @@ class _Resources(HTMLParser):
 def test_data_docs_show_every_expectation_and_load_nothing_from_the_network(run, sheet, tmp_path):
     sheet.add("MN01", A5="abc")
     sheet.add("TH01", email="ai.do@gmail.com")
-    _, ctx, _ = run()
-    index = write_data_docs(ctx.validation, tmp_path / "data_docs")
+    _, validation, _ = run()
+    index = write_data_docs(validation, tmp_path / "data_docs")
     html = index.read_text(encoding="utf-8")
     assert index == tmp_path / "data_docs" / "index.html"
-    for kind in {r.expectation_config.type for r in ctx.validation.results}:
+    for kind in {r.expectation_config.type for r in validation.results}:
         assert kind in html
     assert "must never be null" in html and "must be null" in html  # each expectation, in GX's words
     assert "Unsuccessful Expectations" in html and "_registered_sender" in html and "A5__invalid" in html
@@ -209,12 +211,12 @@ def test_data_docs_show_every_expectation_and_load_nothing_from_the_network(run,
 
 def test_data_docs_trim_long_lists_of_unexpected_rows_and_say_so(run, sheet, tmp_path):
     rows = [sheet.add(code, A5="abc") for code in ("MN01", "TH01", "TH02")]
-    _, ctx, _ = run()
-    html = write_data_docs(ctx.validation, tmp_path / "data_docs", most=2).read_text(encoding="utf-8")
+    _, validation, _ = run()
+    html = write_data_docs(validation, tmp_path / "data_docs", most=2).read_text(encoding="utf-8")
     assert "chỉ liệt kê 2 dòng không đạt đầu tiên" in html
-    shown, cut = trimmed(ctx.validation, most=2)
+    shown, cut = trimmed(validation, most=2)
     assert cut == 1
     a5 = next(r for r in shown.results if r.expectation_config.kwargs["column"] == "A5__invalid")
     assert [hit["sheet_row"] for hit in a5.result["unexpected_index_list"]] == rows[:2]
-    original = next(r for r in ctx.validation.results if r.expectation_config.kwargs.get("column") == "A5__invalid")
+    original = next(r for r in validation.results if r.expectation_config.kwargs.get("column") == "A5__invalid")
     assert len(original.result["unexpected_index_list"]) == 3  # the run's own result is untouched

@@ -1,5 +1,8 @@
 """`run_cycle`: one reporting cycle as a Prefect flow, one task per stage; with `send_report` it also e-mails the
-leadership report (as the final scheduled run before the office's deadline does)."""
+leadership report (as the final scheduled run before the office's deadline does).
+
+Each task returns what its stage makes and its time, and gets what it uses as arguments: the task graph is the
+data flow. The stages are `antt.pipeline`'s."""
 
 from __future__ import annotations
 
@@ -14,43 +17,48 @@ from antt.mail.failure import notify_analyst
 from antt.mail.outbox import MailError
 from antt.mail.report import ReportMail
 from antt.outputs.artifacts import issues_table, summary_markdown
-from antt.pipeline import RunContext
+from antt.pipeline import Run
 from antt.store.locks import cycle_lock
 
 
 @task(name="read", cache_policy=NO_CACHE)
-def read(source: str, ctx: RunContext):
-    with ctx.stage("read"):
-        return pipeline.read_source(source, ctx)
+def read(source: str, run: Run):
+    with pipeline.stage("read") as timing:
+        raw, received = pipeline.read_source(source, run)
+    return raw, received, timing
 
 
 @task(name="normalize", cache_policy=NO_CACHE)
-def normalize(raw, ctx: RunContext):
-    with ctx.stage("normalize"):
-        return pipeline.normalize_stage(raw, ctx)
+def normalize(raw, run: Run):
+    with pipeline.stage("normalize") as timing:
+        prepared = pipeline.normalize_stage(raw, run)
+    return prepared, timing
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate(prepared, ctx: RunContext):
-    with ctx.stage("validate"):
-        return pipeline.validate_stage(prepared, ctx)
+def validate(prepared, run: Run):
+    with pipeline.stage("validate") as timing:
+        validation = pipeline.validate_stage(prepared, run)
+    return validation, timing
 
 
 @task(name="score", cache_policy=NO_CACHE)
-def score(prepared, issues, ctx: RunContext):
-    with ctx.stage("score"):
-        return pipeline.score_stage(prepared, issues, ctx)
+def score(prepared, validation, run: Run):
+    with pipeline.stage("score") as timing:
+        scores = pipeline.score_stage(prepared, validation, run)
+    return scores, timing
 
 
 @task(name="rank", cache_policy=NO_CACHE)
-def rank(scores, prepared, ctx: RunContext):
-    with ctx.stage("rank"):
-        return pipeline.rank_stage(scores, prepared, ctx)
+def rank(scores, prepared, run: Run):
+    with pipeline.stage("rank") as timing:
+        results = pipeline.rank_stage(scores, prepared, run)
+    return results, timing
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE)
-def write(results, rows_read: int, archived, ctx: RunContext):
-    return pipeline.write_stage(results, rows_read, archived, ctx)
+def write(results, prepared, validation, received, run: Run, timings: dict):
+    return pipeline.write_stage(results, prepared, validation, received, run, timings)
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
@@ -62,13 +70,13 @@ def publish(results, folder) -> None:
 
 
 @task(name="send-report", cache_policy=NO_CACHE)
-def deliver_report(folder, ctx: RunContext) -> dict:
+def deliver_report(folder, run: Run):
     """E-mail the leadership report (at most once a day); a failed or refused delivery fails the run, loudly."""
-    with ctx.stage("send_report"):
-        sent = ReportMail.open(ctx.config, ctx.out, ctx.cycle.id).send(folder)
+    with pipeline.stage("send_report") as timing:
+        sent = ReportMail.open(run.config, run.out, run.cycle.id).send(folder)
     if sent.problems():
         raise MailError("; ".join(sent.problems()))
-    return asdict(sent.deliveries[0])
+    return asdict(sent.deliveries[0]), timing
 
 
 @flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True,
@@ -77,15 +85,17 @@ def run_cycle(cycle: str, source: str, schools: str | None = None, config: str |
               out: str = "out", send_report: bool = False) -> dict:
     """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `send_report`, e-mail the
     leadership report. Returns the folder, stage timings and, when sent, the report's delivery."""
-    ctx = pipeline.open_run(cycle, schools, config, out)
-    with cycle_lock(ctx.out, ctx.cycle.id):  # one run of a cycle at a time, from raw archive to history
-        raw, archived = read(source, ctx)
-        prepared = normalize(raw, ctx)
+    run = pipeline.open_run(cycle, schools, config, out)
+    with cycle_lock(run.out, run.cycle.id):  # one run of a cycle at a time, from raw archive to history
+        raw, received, read_time = read(source, run)
+        prepared, normalize_time = normalize(raw, run)
         del raw  # the normalised frame is all later stages need; the raw table can go
-        issues = validate(prepared, ctx)
-        results = rank(score(prepared, issues, ctx), prepared, ctx)
-        folder = write(results, prepared.rows_read, archived, ctx)
-        publish(results, folder)
-        sent = deliver_report(folder, ctx) if send_report else None
-    return {"folder": str(folder), "timings": ctx.timings, "input_sha256": archived.sha256,
-            **({"report_mail": sent} if sent else {})}
+        validation, validate_time = validate(prepared, run)
+        scores, score_time = score(prepared, validation, run)
+        results, rank_time = rank(scores, prepared, run)
+        written = write(results, prepared, validation, received, run,
+                        read_time | normalize_time | validate_time | score_time | rank_time)
+        publish(results, written.folder)
+        sent, send_time = deliver_report(written.folder, run) if send_report else (None, {})
+    return {"folder": str(written.folder), "timings": written.timings | send_time,
+            "input_sha256": received.archived.sha256, **({"report_mail": sent} if sent else {})}

@@ -23,8 +23,9 @@ from prefect import flow
 from prefect.deployments.runner import EntrypointType
 from prefect.schedules import Cron, RRule
 
+from antt import pipeline
 from antt.config import Cycles, load_config
-from antt.cycles import cycle_on, office_today, scheduled_days
+from antt.cycles import scheduled_days
 from antt.errors import AnttError
 from antt.flows.cycle import run_cycle
 from antt.flows.remind import remind
@@ -70,18 +71,20 @@ def _quiet(subflow):
 def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
                     out: str = "out", send_report: bool = False) -> dict:
     """`run_cycle` for the cycle of `kind` that today's date belongs to (and its report e-mailed, if asked)."""
-    cycles = load_config(config).cycles
-    return _quiet(run_cycle)(cycle=cycle_on(kind, office_today(cycles), cycles), source=source, schools=schools,
-                             config=config, out=out, send_report=send_report)
+    run = pipeline.open_scheduled_run(kind, schools, config, out)
+    with pipeline.handed_over(pipeline.Preflight(run, source)):
+        return _quiet(run_cycle)(cycle=run.cycle.id, source=source, schools=schools, config=config, out=out,
+                                 send_report=send_report)
 
 
 @flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_remind(kind: str, source: str, schools: str | None = None, config: str | None = None,
                      out: str = "out", analyst: str | None = None) -> dict:
     """`remind` for the cycle of `kind` that today's date belongs to."""
-    cycles = load_config(config).cycles
-    return _quiet(remind)(cycle=cycle_on(kind, office_today(cycles), cycles), source=source, schools=schools,
-                          config=config, out=out, analyst=analyst)
+    run = pipeline.open_scheduled_run(kind, schools, config, out)
+    with pipeline.handed_over(pipeline.Preflight(run, source)):
+        return _quiet(remind)(cycle=run.cycle.id, source=source, schools=schools, config=config, out=out,
+                              analyst=analyst)
 
 
 def _absolute(path: str | Path | None) -> str | None:

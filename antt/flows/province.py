@@ -14,9 +14,10 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import allow_failure
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from antt.errors import AnttError, ConfigError
+from antt.errors import ConfigError
 from antt.flows.cycle import run_cycle
 from antt.mail.failure import notify_analyst
 from antt.outputs.publish import write_atomic
@@ -64,9 +65,17 @@ def load_units(path: str | Path) -> list[Unit]:
 
 
 @task(name="run-unit", task_run_name="{unit.name}", cache_policy=NO_CACHE)
-def run_unit(unit: Unit, cycle: str) -> dict:
+def run_unit(unit: Unit, cycle: str) -> str:
+    """The unit's cycle folder."""
     named = run_cycle.with_options(flow_run_name=f"{cycle} {unit.name}")
-    return named(cycle=cycle, source=unit.source, schools=unit.registry, config=unit.config, out=unit.out)
+    return named(cycle=cycle, source=unit.source, schools=unit.registry, config=unit.config, out=unit.out)["folder"]
+
+
+@task(name="roll-up", cache_policy=NO_CACHE)
+def roll_up(cycle: str, units: list[Unit], finished: list) -> dict:
+    """`finished` holds each unit's cycle folder, or the exception its run failed with. The units' documents are
+    read here, not passed from task to task: Prefect walks task arguments, every school of every unit."""
+    return rollup.rollup(cycle, [rollup.outcome(u.name, f) for u, f in zip(units, finished, strict=True)])
 
 
 @task(name="write-rollup", cache_policy=NO_CACHE)
@@ -94,24 +103,12 @@ def province(units_file: str, cycle: str, out: str = "out") -> dict:
     """Run `run_cycle` for every unit of `units_file` at once and write `<out>/province/<cycle>/province.{html,json}`.
     Returns the folder and the failed units; fails only when no unit finished."""
     units = load_units(units_file)
-    futures = [run_unit.submit(u, cycle) for u in units]
-    outcomes = []
-    for unit, future in zip(units, futures, strict=True):
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            folder = Path(future.result()["folder"])
-            document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-            outcomes.append(rollup.UnitOutcome(unit.name, document=document, folder=str(folder)))
-        else:
-            reason = rollup.failure_reason(state.result(raise_on_failure=False))
-            outcomes.append(rollup.UnitOutcome(unit.name, reason=reason))
-    document = rollup.rollup(cycle, outcomes)
+    finished = [run_unit.submit(u, cycle) for u in units]
+    document = roll_up(cycle, units, allow_failure(finished))  # a failed unit is named, not fatal
     # Its own folder: a unit's run publishes <out>/<cycle>/ as a whole and would replace anything else there.
     folder = write(document, Path(out) / "province" / cycle)
     publish(document, folder)
-    if not any(o.ok for o in outcomes):
-        raise AnttError(f"no unit finished {cycle}: " + "; ".join(f"{o.name}: {o.reason}" for o in outcomes))
+    rollup.require_a_finished_unit(document)
     return {"folder": str(folder), "failed": document["failed"]}
 
 

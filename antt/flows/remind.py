@@ -12,26 +12,29 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
+from antt.cycles import office_today
 from antt.flows.cycle import normalize, rank, read, score, validate
 from antt.mail import outbox as mail
 from antt.mail import reminders
 from antt.mail.failure import notify_analyst
-from antt.pipeline import RunContext
+from antt.pipeline import Run
 from antt.store.locks import cycle_lock
 
 
 @task(name="plan-reminders", cache_policy=NO_CACHE)
-def plan(results, ctx: RunContext, day: date, analyst: str | None):
-    with ctx.stage("plan"):
-        return reminders.plan_reminders(results, ctx.registry, ctx.config, day, analyst)
+def plan(results, run: Run, day: date, analyst: str | None):
+    with pipeline.stage("plan") as timing:
+        planned = reminders.plan_reminders(results, run.registry, run.config, day, analyst)
+    return planned, timing
 
 
 @task(name="send-reminders", cache_policy=NO_CACHE)
-def send(planned, ctx: RunContext, day: date, dry_run: str | None):
-    with ctx.stage("send"):
-        now = datetime.now(ZoneInfo(ctx.cycle.timezone))
-        return mail.Outbox.open(ctx.out, ctx.cycle.id, day, now, ctx.config.office.contact_email,
-                                dry_run).send(planned)
+def send(planned, run: Run, day: date, dry_run: str | None):
+    with pipeline.stage("send") as timing:
+        now = datetime.now(ZoneInfo(run.cycle.timezone))
+        outbox = mail.Outbox.open(run.out, run.cycle.id, day, now, run.config.office.contact_email, dry_run)
+        deliveries = outbox.send(planned)
+    return deliveries, timing
 
 
 @flow(name="remind", flow_run_name="{cycle}", validate_parameters=True,
@@ -40,14 +43,18 @@ def remind(cycle: str, source: str, schools: str | None = None, config: str | No
            dry_run: str | None = None, today: date | None = None, analyst: str | None = None) -> dict:
     """Read, validate, score and rank the responses, then remind (or, with `dry_run`, write `.eml` files).
     Returns the day, the kind of message, counts per delivery status and every delivery."""
-    ctx = pipeline.open_run(cycle, schools, config, out)
-    day = today or datetime.now(ZoneInfo(ctx.cycle.timezone)).date()
-    kind = reminders.check_round(ctx.cycle, ctx.config, ctx.out, day, dry_run)
-    with cycle_lock(ctx.out, ctx.cycle.id, job="reminder round"):  # two rounds at once would both send
-        raw, _ = read(source, ctx)
-        prepared = normalize(raw, ctx)
-        issues = validate(prepared, ctx)
-        results = rank(score(prepared, issues, ctx), prepared, ctx)
-        deliveries = send(plan(results, ctx, day, analyst), ctx, day, dry_run)
-    return {"cycle": cycle, "day": day.isoformat(), "kind": kind, "dry_run": dry_run, "timings": ctx.timings,
+    run = pipeline.open_run(cycle, schools, config, out)
+    day = today or office_today(run.config.cycles)
+    kind = reminders.check_round(run.cycle, run.config, run.out, day, dry_run)
+    with cycle_lock(run.out, run.cycle.id, job="reminder round"):  # two rounds at once would both send
+        raw, _received, read_time = read(source, run)
+        prepared, normalize_time = normalize(raw, run)
+        del raw
+        validation, validate_time = validate(prepared, run)
+        scores, score_time = score(prepared, validation, run)
+        results, rank_time = rank(scores, prepared, run)
+        planned, plan_time = plan(results, run, day, analyst)
+        deliveries, send_time = send(planned, run, day, dry_run)
+    timings = read_time | normalize_time | validate_time | score_time | rank_time | plan_time | send_time
+    return {"cycle": cycle, "day": day.isoformat(), "kind": kind, "dry_run": dry_run, "timings": timings,
             **mail.tally(deliveries)}

@@ -32,17 +32,28 @@ def csv_with_lines(text: str) -> tuple[pd.DataFrame, pd.Series]:
     return df, pd.Series(numbers[1:len(df) + 1], index=df.index)
 
 
-def load_registry(path: Path | str, levels: list[str], default_unit: str = "") -> pd.DataFrame:
+def read_registry(path: Path | str) -> bytes:
+    """The registry file's bytes; a missing one is an InputError."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: school registry not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
+
+
+def load_registry(path: Path | str, levels: list[str], default_unit: str = "", data: bytes | None = None
+                  ) -> pd.DataFrame:
     """Read and check the registry. Lines starting with '#' are comments. Emails become lower-case lists.
 
     The optional `unit` column names each school's reporting unit; schools without one belong to `default_unit`.
+    `data` is the file's bytes (`read_registry`) when the caller has read them already.
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: school registry not found") from None
-    except (UnicodeDecodeError, IsADirectoryError):
+        text = (read_registry(path) if data is None else data).decode("utf-8-sig")
+    except UnicodeDecodeError:
         raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
     try:
         df, line = csv_with_lines(text)

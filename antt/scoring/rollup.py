@@ -1,6 +1,6 @@
 """Province roll-up: several reporting units' results for one cycle become one ranking and one set of KPIs,
-per unit and overall, with every unit that failed named with its one-line reason. Pure functions over the
-units' `results.json` documents; the parent flow (`antt.flows.province`) reads and writes the files."""
+per unit and overall, with every unit that failed named with its one-line reason. Functions over the units'
+`results.json` documents (`outcome` reads one); the parent flow (`antt.flows.province`) writes the roll-up."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from antt.errors import AnttError
-from antt.outputs.document import kpis
+from antt.outputs.document import kpis, read_document
 from antt.scoring.ranking import rank_schools
 from antt.text import one_line
 
@@ -38,6 +38,22 @@ def failure_reason(exc: BaseException | None) -> str:
         return "không rõ lý do"
     text = str(exc) if isinstance(exc, AnttError) else f"{type(exc).__name__}: {exc}"
     return one_line(text)
+
+
+def outcome(name: str, finished: str | BaseException) -> UnitOutcome:
+    """A unit's run as the roll-up takes it: the results document of the cycle folder it finished with, or the
+    reason it failed."""
+    if isinstance(finished, BaseException):
+        return UnitOutcome(name, reason=failure_reason(finished))
+    return UnitOutcome(name, document=read_document(finished), folder=str(finished))
+
+
+def require_a_finished_unit(document: dict[str, Any]) -> None:
+    """A roll-up without a single finished unit is a failed run (its document, naming every failure, is written
+    first)."""
+    if len(document["failed"]) == len(document["units"]):
+        raise AnttError(f"no unit finished {document['cycle']['id']}: "
+                        + "; ".join(f"{f['name']}: {f['reason']}" for f in document["failed"]))
 
 
 def unit_schools(outcomes: list[UnitOutcome]) -> pd.DataFrame:

@@ -5,8 +5,8 @@ the raw archive and the history database sound (tests/test_crash_safety.py).
 the machine's OOM killer or an operator's `kill -9` ends a run. The points:
 
 - `archived`: the input is in `<out>/raw/`, nothing has parsed it yet;
-- `after:<stage>`: a stage of `RunContext.stage` has finished (read, normalize, validate, score, rank, write_files,
-  render_report, render_scorecards, render_data_quality, finish_workbook, record_history);
+- `after:<stage>`: a stage timed by `antt.pipeline.stage` has finished (read, normalize, validate, score, rank,
+  write_files, render_report, render_scorecards, render_data_quality, finish_workbook, record_history);
 - `staged:results.json`: between two files written into the staging folder;
 - `publish:before_swap`, `publish:after_swap`: the staging folder is complete / has replaced `<out>/<cycle>/`;
 - `history:before_commit`: the cycle's rows are replaced inside the transaction, not yet committed.
