@@ -44,7 +44,6 @@ class People(_Model):
     phone_prefixes: list[str]
     impostor: Impostor
     unknown_school: UnknownSchool
-    synthetic_office: str
 
     @model_validator(mode="after")
     def _default_share(self) -> People:

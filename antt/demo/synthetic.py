@@ -16,14 +16,13 @@ import pandas as pd
 
 from antt.config import Config
 from antt.demo.build import build_demo
-from antt.demo.district import people
 from antt.outputs.publish import write_atomic
 
 
-def synthetic_registry(template: pd.DataFrame, n: int) -> pd.DataFrame:
-    """N schools: the template registry repeated per district, codes, wards and e-mails made unique."""
+def synthetic_registry(template: pd.DataFrame, n: int, office: str) -> pd.DataFrame:
+    """N schools: the template registry repeated per district, codes, wards and e-mails made unique; each district
+    is a reporting unit named `office` and its tag."""
     districts = math.ceil(n / len(template))
-    office = people().synthetic_office
     parts = []
     for d in range(1, districts + 1):
         tag = f"D{d:04d}"
@@ -33,7 +32,7 @@ def synthetic_registry(template: pd.DataFrame, n: int) -> pd.DataFrame:
         part["ward"] = part["ward"] + f" ({tag})"
         suffix = f".{tag.lower()}@"
         part["emails"] = part["emails"].map(lambda ms, s=suffix: [m.replace("@", s) for m in ms])
-        part["unit"] = office.format(district=tag)
+        part["unit"] = f"{office} {tag}"
         parts.append(part)
     return pd.concat(parts, ignore_index=True).head(n)
 
@@ -64,7 +63,7 @@ def synthetic_sheet(config: Config, registry: pd.DataFrame, cycle_ids: list[str]
 def write_synthetic(folder: Path, config: Config, template: pd.DataFrame, n: int, cycle_ids: list[str],
                     seed: int = 2026) -> tuple[Path, Path]:
     """Write `schools.csv` and `responses.csv` for N schools into `folder`; returns their paths."""
-    registry = synthetic_registry(template, n)
+    registry = synthetic_registry(template, n, config.office.office_short)
     schools, responses = folder / "schools.csv", folder / "responses.csv"
     write_atomic(schools, registry_csv(registry))
     write_atomic(responses, synthetic_sheet(config, registry, cycle_ids, seed))
