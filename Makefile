@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install clean system-deps lock lint messages
+.PHONY: demo test install clean system-deps lock lint messages docs
 
 # The exact versions `make test` and `make demo` install: every package, pinned. `make lock` refreshes it from a
 # clean venv after a change to the dependencies in pyproject.toml (tests/test_lock.py says when it is due).
@@ -43,6 +43,11 @@ messages: $(STAMP)
 	  --project antt --msgid-bugs-address cmthcs.qy.quangninh@moet.edu.vn -o antt/locale/antt.pot .
 	$(BIN)/pybabel -q update -i antt/locale/antt.pot -d antt/locale -D antt --no-fuzzy-matching --ignore-obsolete
 	sed -i '/^"POT-Creation-Date: /d' $(PO)  # a date per run would only make merge conflicts
+
+# docs/method.md, the scoring method for the office, from config/ and the words of the report's method annex
+# (antt/report_templates/_method.html.j2). Run it after editing config/; tests/test_method.py fails while it is stale.
+docs: $(STAMP)
+	$(BIN)/python -c 'from pathlib import Path; from antt.config import load_config; from antt.outputs.html import render_method; Path("docs/method.md").write_text(render_method(load_config("config")), encoding="utf-8")'
 
 lint: $(STAMP)
 	$(BIN)/ruff check antt tests bench hatch_build.py

@@ -101,21 +101,40 @@ def _issues_by_school(document: dict) -> dict[str, list[dict]]:
     return grouped
 
 
-def common_context(document: dict, config: Config) -> dict[str, Any]:
-    """What both pages need: the office, the cycle, labels and bands from config."""
-    annual = [k for k, kind in config.cycles.kinds.items() if not kind.provisional]
+def _method(config: Config) -> dict[str, Any]:
+    """The scoring method's config, as the report's annex and docs/method.md (`render_method`) both read it."""
     return {
         "office": config.office,
+        "levels": config.office.level_names,
+        "criteria_set": config.criteria,
+        "criteria_sets": config.criteria_sets,
+        "scoring": config.scoring,
+        "ward_target": config.scoring.ward_target_share,
+    }
+
+
+def common_context(document: dict, config: Config) -> dict[str, Any]:
+    """What both pages need: the office, the cycle, labels and bands from config, the method."""
+    annual = [k for k, kind in config.cycles.kinds.items() if not kind.provisional]
+    return {
+        **_method(config),
         "cycle": SimpleNamespace(**document["cycle"]),
         "year": document["cycle"]["id"].split("-")[0],
         "annual_label": config.cycles.kinds[annual[0]].label if annual else "",
         "annual_kind": annual[0] if annual else "",
-        "levels": config.office.level_names,
         "grades": {g.id: g for g in config.scoring.grades},
-        "criteria_set": config.criteria,
-        "criteria_sets": config.criteria_sets,
         "contact_ids": frozenset(q.id for q in config.form.contact_questions),
     }
+
+
+def render_method(config: Config) -> str:
+    """docs/method.md: how status, verdict, score, grade and rank are computed, for the office, in the words of the
+    report's method annex (`_method.html.j2`) and from the same config; `make docs` writes it."""
+    used = {q for c in config.criteria.criteria for cond in c.conditions for q in (cond.question, cond.other) if q}
+    used |= {q for i in config.scoring.indicators for q in i.questions}
+    return template("method.md.j2").render(
+        **_method(config), cycles=config.cycles, form=config.form,
+        questions=[q for q in config.form.questions if q.id in used])
 
 
 def _concat(parts: Iterable[Markup]) -> Markup:
@@ -178,8 +197,7 @@ def _page(document: dict, config: Config, base: str, unit_pages: bool, previous_
     """The context of report.html or a unit page: `common_context`, and both macro modules bound to it."""
     page = {
         **common_context(document, config), "doc": document, "base": base, "unit_pages": unit_pages,
-        "previous": document["previous"], "previous_kpis": previous_kpis, "scoring": config.scoring,
-        "ward_target": config.scoring.ward_target_share, "ranked": len(document["schools"]),
+        "previous": document["previous"], "previous_kpis": previous_kpis, "ranked": len(document["schools"]),
     }
     page["ui"] = ui_macros(page)
     page["rep"] = _Memoized(template("_report.html.j2").make_module(page))
