@@ -50,7 +50,8 @@ out_console = Console()
 
 CycleOpt = Annotated[str, typer.Option("--cycle", help="Cycle id, e.g. 2026-H1 or 2026-Y.")]
 SourceOpt = Annotated[str, typer.Option("--source", help="Response sheet export (.csv or .xlsx), a folder of filled "
-                                                          ".xlsx templates, or gsheet:<key or URL>[#worksheet].")]
+                                                          ".xlsx templates, gsheet:<key or URL>[#worksheet], or "
+                                                          "gform:<form id or URL> (or a Forms snapshot .json).")]
 SchoolsOpt = Annotated[Path | None, typer.Option("--schools", help="School registry CSV (default: config's).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config folder (default: the packaged one).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder; everything a run keeps lives here.")]

@@ -54,6 +54,7 @@ from antt.store.faults import checkpoint
 
 log = logging.getLogger("antt.pipeline")
 BACKGROUND_WORKBOOK_MIN = 5000
+FORMS_SNAPSHOT = ".json"  # what the gform: source archives; passed as --source, it is read again
 PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2", "openpyxl", "babel", "pydantic",
             "gspread")
 
@@ -157,7 +158,15 @@ def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir
 
         sheet_preflight(source)
         return Preflight(run, source)
+    if source.startswith("gform:"):
+        from antt.sources.gform import preflight as form_preflight
+
+        form_preflight(source)
+        return Preflight(run, source)
     path = Path(source)
+    if path.suffix.lower() == FORMS_SNAPSHOT and path.is_file():  # an archived Forms snapshot: items as header
+        match_headers(_forms_snapshot(path, run).headers, form)
+        return Preflight(run, source)
     if path.is_dir():
         packed = folder_bytes(path, run.config.cycles.timezone)
         found = read_folder(path, run.config.cycles.timezone, packed=packed)
@@ -190,11 +199,19 @@ class Received:
 
 def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
     """Archive the input byte for byte, then read it: an export file, a folder of filled xlsx templates (archived
-    as one deterministic zip), or a Google Sheet fetched live (its CSV snapshot is what gets archived)."""
-    if source.startswith("gsheet:"):
-        from antt.sources.gsheet import fetch_sheet
+    as one deterministic zip), a Google Sheet (its CSV snapshot is what gets archived) or a Google Form (its JSON
+    snapshot) fetched live, or a Forms snapshot archived earlier."""
+    if source.startswith(("gsheet:", "gform:")):
+        if source.startswith("gsheet:"):
+            from antt.sources.gsheet import fetch_sheet
 
-        raw, archived = fetch_sheet(source, run.out)
+            raw, archived = fetch_sheet(source, run.out)
+        else:
+            from antt.sources.gform import fetch_form
+
+            form = run.config.form
+            raw, archived = fetch_form(source, run.out, timezone=run.config.cycles.timezone,
+                                       headers=(form.timestamp_headers[0], form.email_headers[0]))
         checkpoint("archived")
         log.info("read %s as snapshot %s", archived.original, archived.stored.name)
         return raw, Received(archived)
@@ -218,7 +235,17 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
         raise InputError(f"{source}: file not found" if not path.exists() else f"{source}: not a file")
     archived = archive_input(path, run.out)
     checkpoint("archived")
+    if path.suffix.lower() == FORMS_SNAPSHOT:
+        return _forms_snapshot(archived.stored, run), Received(archived)
     return read_export(archived.stored, label=source), Received(archived)
+
+
+def _forms_snapshot(path: Path, run: Run) -> RawTable:
+    from antt.sources.gform import read_snapshot
+
+    form = run.config.form
+    return read_snapshot(path, timezone=run.config.cycles.timezone,
+                         headers=(form.timestamp_headers[0], form.email_headers[0]))
 
 
 @dataclass

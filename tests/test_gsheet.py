@@ -195,7 +195,7 @@ def test_failed_fetch_keeps_the_last_good_snapshot_and_archives_nothing(fake, ou
     before = sorted(p.name for p in (out / "raw").iterdir()), (out / "raw" / "index.jsonl").read_text()
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["second"]]})
     fake.fail(500)
-    with pytest.raises(InputError, match=rf"last good snapshot is {re.escape(str(good.stored))}"):
+    with pytest.raises(InputError, match=rf"bản lưu tốt gần nhất là {re.escape(str(good.stored))}"):
         fetch_sheet(f"gsheet:{KEY}", out, attempts=2, **FAST)
     assert (sorted(p.name for p in (out / "raw").iterdir()), (out / "raw" / "index.jsonl").read_text()) == before
     assert last_snapshot(f"gsheet:{KEY}", out) == good
@@ -269,14 +269,14 @@ def test_requests_are_read_only_authorised_and_open_the_sheet_by_key(fake, out):
 def test_missing_credentials_say_which_variable_to_set(monkeypatch, out):
     monkeypatch.delenv("ANTT_GOOGLE_CREDENTIALS", raising=False)
     monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-    with pytest.raises(InputError, match="set ANTT_GOOGLE_CREDENTIALS"):
+    with pytest.raises(InputError, match="đặt ANTT_GOOGLE_CREDENTIALS"):
         fetch_sheet(f"gsheet:{KEY}", out)
 
 
 def test_unreadable_key_file_is_named(monkeypatch, out, tmp_path):
     (tmp_path / "sa.json").write_text('{"type": "authorized_user"}', encoding="utf-8")
     monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(tmp_path / "sa.json"))
-    with pytest.raises(InputError, match=r"ANTT_GOOGLE_CREDENTIALS=.*sa\.json: not a service-account key"):
+    with pytest.raises(InputError, match=r"ANTT_GOOGLE_CREDENTIALS=.*sa\.json: không phải khoá tài khoản dịch vụ"):
         fetch_sheet(f"gsheet:{KEY}", out)
 
 
@@ -310,7 +310,7 @@ def test_key_can_come_from_a_prefect_secret_block(prefect_api_url, fake, out, mo
 def test_a_missing_secret_block_is_one_line(prefect_api_url, out, monkeypatch):
     monkeypatch.delenv("ANTT_GOOGLE_CREDENTIALS", raising=False)
     monkeypatch.setenv("ANTT_GOOGLE_SECRET_BLOCK", "no-such-block")
-    with pytest.raises(InputError, match="Prefect Secret block 'no-such-block': cannot be loaded"):
+    with pytest.raises(InputError, match="khối Secret 'no-such-block' của Prefect: không tải được"):
         fetch_sheet(f"gsheet:{KEY}", out)
 
 

@@ -102,7 +102,7 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
         raise AnttError("PREFECT_API_URL is not set: start `prefect server start` and "
                         "export PREFECT_API_URL=http://127.0.0.1:4200/api")
     cfg = load_config(config)
-    common = {"source": source if source.startswith("gsheet:") else _absolute(source),
+    common = {"source": source if source.startswith(("gsheet:", "gform:")) else _absolute(source),
               "schools": _absolute(schools), "config": _absolute(config), "out": _absolute(out)}
     common = {k: v for k, v in common.items() if v is not None}
     _ensure_pool(pool)

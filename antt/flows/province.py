@@ -58,7 +58,7 @@ def load_units(path: str | Path) -> list[Unit]:
         raise ConfigError(f"{path}: list at least one unit, each with its own name")
 
     def here(p: str | None) -> str | None:
-        return str((path.parent / p).resolve()) if p and not p.startswith("gsheet:") else p
+        return str((path.parent / p).resolve()) if p and not p.startswith(("gsheet:", "gform:")) else p
 
     return [u.model_copy(update={"source": here(u.source), "registry": here(u.registry), "config": here(u.config),
                                  "out": here(u.out)}) for u in units]

@@ -89,3 +89,25 @@ def _keep(tmp: Path, digest: str, size: int, suffix: str, original: str, raw_dir
     with open(raw_dir / "index.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return ArchivedInput(sha256=digest, size=size, original=original, stored=stored)
+
+
+def receipts(original: str, out: Path, suffix: str) -> list[tuple[ArchivedInput, str]]:
+    """Every receipt of `original` under `<out>/raw/` whose stored `<sha256><suffix>` still exists, oldest first, with
+    when it was received: the snapshots of one source, in the order they were fetched."""
+    index = Path(out) / "raw" / "index.jsonl"
+    if not index.is_file():
+        return []
+    found = []
+    # The index is appended in the order inputs are received.
+    for line in index.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            if entry.get("original") != original:
+                continue
+            stored = index.parent / f"{entry['sha256']}{suffix}"
+            if stored.is_file():
+                found.append((ArchivedInput(sha256=entry["sha256"], size=int(entry["size"]), original=original,
+                                            stored=stored), str(entry.get("received_at", ""))))
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return found

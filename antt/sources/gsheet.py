@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import time
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
@@ -26,15 +23,17 @@ from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError, NoValidUrlKeyFound
 from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
 from gspread.utils import DateTimeOption, ValueRenderOption, extract_id_from_url, rowcol_to_a1
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any
 
 from antt.errors import InputError
-from antt.sources.archive import ArchivedInput, archive_bytes
+from antt.sources import google
+from antt.sources.archive import ArchivedInput, archive_bytes, receipts
 from antt.sources.raw import RawTable
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
 DEFAULT_ENDPOINT = SPREADSHEETS_API_V4_BASE_URL
 BATCH_ROWS = 2000
+SUFFIX = ".csv"
 _KEY = re.compile(r"[A-Za-z0-9_-]+")
 _GID = re.compile(r"gid=(\d+)")
 
@@ -80,7 +79,7 @@ def parse_spec(spec: str) -> SheetRef:
 def preflight(spec: str) -> SheetRef:
     """Parse the spec and load the credentials, without a request: the cheap check made before a run starts."""
     ref = parse_spec(spec)
-    _credentials()
+    google.credentials(SCOPES)
     return ref
 
 
@@ -95,10 +94,10 @@ def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 
     """
     ref = parse_spec(spec)
     label = ref.spec
-    credentials, token_uri = _credentials()
+    credentials, token_uri = google.credentials(SCOPES)
     endpoint = os.environ.get("ANTT_SHEETS_ENDPOINT", "").strip().rstrip("/") or DEFAULT_ENDPOINT
-    retrying = Retrying(retry=retry_if_exception(_transient), wait=_wait(backoff),
-                        stop=stop_any(stop_after_attempt(attempts), _deadline(time.monotonic() + max_delay)),
+    retrying = Retrying(retry=retry_if_exception(_transient), wait=google.retry_wait(backoff, _retry_after),
+                        stop=stop_any(stop_after_attempt(attempts), google.deadline(time.monotonic() + max_delay)),
                         reraise=True)
     client = gspread.Client(credentials, http_client=partial(_SheetsHTTP, endpoint=endpoint, retrying=retrying))
     client.set_timeout(timeout)
@@ -108,20 +107,20 @@ def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 
             requests.RequestException, RefreshError, TransportError, KeyError) as exc:
         tries = retrying.statistics.get("attempt_number", 1)
         reason = _explain(exc, credentials.service_account_email, token_uri, endpoint, timeout, tries)
-        raise InputError(f"{label}: {reason}{_snapshot_hint(label, out)}") from None
+        raise InputError(f"{label}: {reason}{google.snapshot_hint(label, SUFFIX, out)}") from None
     finally:
         client.http_client.session.close()
     rows = _as_export(rows)
     if not rows or not any(rows[0]):
-        raise InputError(f"{label}: the worksheet is empty (no header row){_snapshot_hint(label, out)}")
-    archived = archive_bytes(_csv_bytes(rows), ".csv", original=label, out=out)
+        raise InputError(f"{label}: the worksheet is empty (no header row){google.snapshot_hint(label, SUFFIX, out)}")
+    archived = archive_bytes(_csv_bytes(rows), SUFFIX, original=label, out=out)
     return RawTable.from_rows(rows, source=label), archived
 
 
 def last_snapshot(spec: str, out: Path) -> ArchivedInput | None:
     """The newest archived snapshot of this sheet under `<out>/raw/` (by `raw/index.jsonl`), or None."""
-    found = _last_entry(parse_spec(spec).spec, out)
-    return found[0] if found else None
+    found = receipts(parse_spec(spec).spec, out, SUFFIX)
+    return found[-1][0] if found else None
 
 
 class _SheetsHTTP(gspread.HTTPClient):
@@ -145,82 +144,9 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (requests.Timeout, requests.ConnectionError))
 
 
-def _wait(backoff: float):
-    exponential = wait_exponential_jitter(multiplier=backoff, max=max(backoff, 32.0), jitter=backoff)
-
-    def wait(state) -> float:
-        after = _retry_after(state.outcome.exception())
-        return exponential(state) if after is None else after
-    return wait
-
-
 def _retry_after(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait (Retry-After as seconds or an HTTP date), if it did."""
-    if not isinstance(exc, APIError):
-        return None
-    value = exc.response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-def _deadline(at: float):
-    """Stop before a wait would end past `at` (time.monotonic()): the whole fetch has one time budget."""
-    def stop(state) -> bool:
-        return time.monotonic() + state.upcoming_sleep >= at
-    return stop
-
-
-def _credentials():
-    """Service-account credentials with read-only scopes, and their token endpoint: the key file's `token_uri`."""
-    from google.oauth2.service_account import Credentials
-
-    info, where = _service_account_info()
-    try:
-        return Credentials.from_service_account_info(info, scopes=list(SCOPES)), info["token_uri"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{where}: not a usable service-account key ({exc})") from None
-
-
-def _service_account_info() -> tuple[dict, str]:
-    path = os.environ.get("ANTT_GOOGLE_CREDENTIALS", "").strip()
-    if path:
-        where = f"ANTT_GOOGLE_CREDENTIALS={path}"
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{where}: cannot read the service-account key file ({exc})") from None
-        return _key_json(text, where), where
-    block = os.environ.get("ANTT_GOOGLE_SECRET_BLOCK", "").strip()
-    if block:
-        where = f"Prefect Secret block {block!r}"
-        # Imported here: only deployments that keep the key in Prefect pay for loading the block machinery.
-        from prefect.blocks.system import Secret
-
-        try:
-            value = Secret.load(block).get()
-        except Exception as exc:  # the block API fails in many ways (missing block, server down); all mean the same
-            raise InputError(f"{where}: cannot be loaded ({type(exc).__name__}: {exc})") from None
-        return (value if isinstance(value, dict) else _key_json(str(value), where)), where
-    raise InputError("no Google credentials: set ANTT_GOOGLE_CREDENTIALS to the service-account key file "
-                     "(or ANTT_GOOGLE_SECRET_BLOCK to a Prefect Secret block holding it)")
-
-
-def _key_json(text: str, where: str) -> dict:
-    try:
-        info = json.loads(text)
-    except json.JSONDecodeError:
-        raise InputError(f"{where}: not a JSON service-account key file") from None
-    if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise InputError(f"{where}: not a service-account key (\"type\" must be \"service_account\")")
-    return info
+    """Seconds the server asked us to wait, if it did."""
+    return google.retry_after_seconds(exc.response.headers.get("Retry-After")) if isinstance(exc, APIError) else None
 
 
 def _read_values(client: gspread.Client, ref: SheetRef, batch_rows: int) -> list[list]:
@@ -294,8 +220,8 @@ def _explain(exc: BaseException, account: str, token_uri: str, endpoint: str, ti
     if api is not None:
         status = api.response.status_code
         # gspread sets code -1 when the error body is not Google's JSON; then only the HTTP status is known.
-        reason = api.error.get("status") if api.code == status else _status_name(status)
-        answered = f"Google Sheets answered {status} {reason}: {_one_line(api.error.get('message'))}"
+        reason = api.error.get("status") if api.code == status else google.status_name(status)
+        answered = f"Google Sheets answered {status} {reason}: {google.one_line(api.error.get('message'))}"
         if status == HTTPStatus.FORBIDDEN:
             return f"{answered}; share the sheet with {account} (Viewer is enough)"
         if status == HTTPStatus.NOT_FOUND:
@@ -316,50 +242,9 @@ def _explain(exc: BaseException, account: str, token_uri: str, endpoint: str, ti
         return (f"cannot connect to {endpoint} (after {tries} attempts); "
                 "check the network or ANTT_SHEETS_ENDPOINT and run again")
     if isinstance(exc, RefreshError):
-        detail = _one_line(exc.args[0] if exc.args else exc)
+        detail = google.one_line(exc.args[0] if exc.args else exc)
         return (f"the token endpoint {token_uri} refused the service account {account} ({detail}); "
                 "check the key in ANTT_GOOGLE_CREDENTIALS")
     if isinstance(exc, TransportError):
-        return f"cannot reach the token endpoint {token_uri} ({_one_line(exc)}); check the network"
+        return f"cannot reach the token endpoint {token_uri} ({google.one_line(exc)}); check the network"
     return f"Google Sheets sent an unexpected answer (no {exc}); check ANTT_SHEETS_ENDPOINT ({endpoint})"
-
-
-def _status_name(status: int) -> str:
-    try:
-        return HTTPStatus(status).name
-    except ValueError:
-        return "ERROR"
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _last_entry(original: str, out: Path) -> tuple[ArchivedInput, str] | None:
-    """The newest receipt of `original` whose stored file still exists, and when it was received."""
-    index = out / "raw" / "index.jsonl"
-    if not index.is_file():
-        return None
-    found = None
-    # The index is appended in the order inputs are received: the last matching line is the newest.
-    for line in index.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-            if entry.get("original") != original:
-                continue
-            stored = out / "raw" / f"{entry['sha256']}.csv"
-            if stored.is_file():
-                found = (ArchivedInput(sha256=entry["sha256"], size=int(entry["size"]), original=original,
-                                       stored=stored), str(entry.get("received_at", "")))
-        except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
-            continue
-    return found
-
-
-def _snapshot_hint(label: str, out: Path) -> str:
-    found = _last_entry(label, out)
-    if not found:
-        return "; no earlier snapshot of this sheet is archived"
-    archived, received = found
-    return f"; the last good snapshot is {archived.stored} (received {received}): pass it as --source to use it"
