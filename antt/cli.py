@@ -258,18 +258,20 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
 
 @app.command()
 def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
-           pdf: Annotated[bool, typer.Option("--pdf", help="Write report.pdf (A4, WeasyPrint) next to report.html.")]
-           = False,
-           send: Annotated[bool, typer.Option("--send", help="E-mail the report (report.pdf, ranking.xlsx and a "
-                                                             "summary) to office.yaml's leadership_emails.")] = False,
+           pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf, the official report (Nghị định "
+                                                           "30/2020/NĐ-CP layout), next to report.html.")] = False,
+           send: Annotated[bool, typer.Option("--send", help="E-mail the report (report.pdf, report.docx, "
+                                                             "ranking.xlsx and a summary) to office.yaml's "
+                                                             "leadership_emails.")] = False,
            send_scorecards: Annotated[bool, typer.Option("--send-scorecards", help="E-mail each school its "
                                                          "scorecard at its registered addresses.")] = False,
            schools: SchoolsOpt = None,
            dry_run: Annotated[Path | None, typer.Option("--dry-run", help="With --send/--send-scorecards: write "
                                                          "the messages as .eml files here; send nothing.")] = None,
            ) -> None:
-    """Render a cycle's report, unit pages and scorecards again from the history database (no source is read) and
-    print the report's path; with --pdf also print it to `<out>/<cycle>/report.pdf`. --send and --send-scorecards
+    """Render a cycle's report (report.html, report.docx), unit pages and scorecards again from the history database
+    (no source is read) and print the report's path; with --pdf also print the official report to
+    `<out>/<cycle>/report.pdf`. --send and --send-scorecards
     e-mail it over the ANTT_SMTP_* settings, each message at most once a day; exit 1 when one was refused."""
     from antt.config import load_config
     from antt.cycles import resolve_cycle
@@ -282,11 +284,7 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     cycle_id = resolve_cycle(cycle, cfg.cycles).id  # a configured cycle before it names a lock file
     mail = _report_mail(cfg, cycle_id, out, schools, dry_run, send, send_scorecards)  # fails before rendering
     with cycle_lock(out, cycle_id, job="report"):  # a run would swap the folder; two sends would both mail
-        html = rerender_cycle(cycle_id, config, out)
-        if pdf:
-            from antt.outputs.pdf import write_pdf
-
-            html = write_pdf(html.read_text(encoding="utf-8"), html.with_name("report.pdf"), html.parent)
+        html = rerender_cycle(cycle_id, config, out, pdf=pdf)
         sent = mail.send(html.parent, report=send, scorecards=send_scorecards) if mail else None
     if sent is not None:
         _report_mail_summary(html.parent.name, sent)

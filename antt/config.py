@@ -283,6 +283,15 @@ class Cycles(_Model):
     kinds: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*$")], CycleKind]
 
 
+class ReportSections(_Model):
+    """The headings of the official report's three sections (report.pdf, report.docx), which are also the section
+    headings of the office's notes for a cycle (`notes/<cycle>.md`)."""
+
+    results: str
+    assessment: str
+    proposals: str
+
+
 class Office(_Model):
     # The language of the CLI, the Prefect artifacts and the failure e-mails (ANTT_LANG overrides it); antt/i18n.py.
     language: Literal["vi", "en"] = "vi"
@@ -303,6 +312,9 @@ class Office(_Model):
     report_full_ranking_max: Annotated[int, Field(ge=0)] = 300
     report_top_bottom: Annotated[int, Field(ge=1)] = 20
     report_list_max: Annotated[int, Field(ge=1)] = 40
+    report_sections: ReportSections
+    # Above this many schools the official report's appendices print each ranking's top and bottom.
+    official_full_ranking_max: Annotated[int, Field(ge=0)] = 2000
 
     @field_validator("leadership_emails")
     @classmethod

@@ -40,7 +40,11 @@ from antt.intake.corrections import accepted_late, apply_answers, apply_reviews,
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
 from antt.intake.registry import load_registry, read_registry
 from antt.outputs.document import build_document, previous_summary, to_json
+from antt.outputs.docx import render_docx
 from antt.outputs.html import render_report, render_scorecards, render_units
+from antt.outputs.notes import load_notes
+from antt.outputs.official import official_report
+from antt.outputs.pdf import write_report_pdf
 from antt.outputs.publish import staged_folder
 from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
@@ -352,9 +356,14 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     return Written(final, timings)
 
 
-def _write_report(folder: Path, document: dict, config: Config, run: dict) -> None:
-    """report.html and, for a registry too large to list whole, the unit pages."""
+def _write_report(folder: Path, document: dict, config: Config, run: dict, pdf: bool = False) -> None:
+    """report.html, the official report.docx (and, asked for, report.pdf) and, for a registry too large to list
+    whole, the unit pages."""
     (folder / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
+    official = official_report(document, config, run, load_notes(config, document["cycle"]["id"]))
+    (folder / "report.docx").write_bytes(render_docx(official, config))
+    if pdf:
+        write_report_pdf(official, folder / "report.pdf")
     _write_pages(folder / "units", render_units(document, config))
 
 
@@ -435,14 +444,15 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
     }
 
 
-REPORT_PAGES = ("report.html", "units", "schools")
+REPORT_PAGES = ("report.html", "report.docx", "units", "schools")
 
 
-def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str) -> Path:
-    """Render a recorded cycle's report, unit pages and scorecards again from the history database, without its
-    source (`antt report`; the caller holds the cycle's lock). The cycle's other files (results.json, ranking.*,
-    data_quality.html…) are kept as they are and the manifest accounts for the new pages; a cycle folder that is
-    gone gets results.json back with the pages. Returns the report's path."""
+def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str, pdf: bool = False) -> Path:
+    """Render a recorded cycle's report (report.html, report.docx and, with `pdf`, report.pdf), unit pages and
+    scorecards again from the history database, without its source (`antt report`; the caller holds the cycle's
+    lock). The cycle's other files (results.json, ranking.*, data_quality.html…) are kept as they are and the
+    manifest accounts for the new pages; a cycle folder that is gone gets results.json back with the pages. Returns
+    the report's path (report.pdf with `pdf`)."""
     config, out = load_config(config_dir), Path(out)
     cycle = resolve_cycle(cycle_id, config.cycles)  # also keeps the id to what can name a folder
     if not history.exists(out):
@@ -462,11 +472,11 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
                         (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
             else:
                 (staging / "results.json").write_bytes(to_json(document))
-            _write_report(staging, document, config, run)
+            _write_report(staging, document, config, run, pdf=pdf)
             _write_scorecards(staging, document, config, engine)
             manifest = staging / "manifest.json"
             if manifest.is_file():
                 _write_manifest(staging, json.loads(manifest.read_text(encoding="utf-8")) | _contents(staging))
     finally:
         engine.dispose()
-    return final / "report.html"
+    return final / ("report.pdf" if pdf else "report.html")

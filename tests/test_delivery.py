@@ -56,7 +56,7 @@ def written(config, tmp_path_factory):
     source = sheet.write_csv(tmp / "responses.csv")
     folder = run_stages(source, REPO / "config", tmp / "out", "2026-H1", schools).write()
     started = time.perf_counter()
-    report_pdf(folder)
+    report_pdf(folder, config)
     print(f"report.pdf rendered in {time.perf_counter() - started:.1f}s")
     return folder, schools
 
@@ -106,12 +106,14 @@ def test_the_report_reaches_leadership_with_the_pdf_and_the_workbook(config, wri
                               "(tạm thời)")
     assert msg["From"].addresses[0].display_name == "Phòng GD&ĐT Quảng Yên"
     attachments = {a.get_filename(): a for a in msg.iter_attachments()}
-    assert list(attachments) == ["report.pdf", "ranking.xlsx"]
+    assert list(attachments) == ["report.pdf", "report.docx", "ranking.xlsx"]
     assert attachments["report.pdf"].get_content_type() == "application/pdf"
     assert attachments["report.pdf"].get_content() == (folder / "report.pdf").read_bytes()
     assert attachments["report.pdf"].get_content().startswith(b"%PDF-")
     assert attachments["ranking.xlsx"].get_content_type() == XLSX
     assert attachments["ranking.xlsx"].get_content() == (folder / "ranking.xlsx").read_bytes()
+    assert attachments["report.docx"].get_content() == (folder / "report.docx").read_bytes()
+    assert attachments["report.docx"].get_content_type().endswith("wordprocessingml.document")
     assert {a.get_content_disposition() for a in attachments.values()} == {"attachment"}
 
 
@@ -313,5 +315,5 @@ def test_the_run_and_the_cli_send_the_report_once_a_day(prefect_api_url, config,
     assert again.returncode == 0 and "sent 0, already sent today 1," in again.stderr
     [got] = box.received
     assert got.rcpt_tos == config.office.leadership_emails
-    assert [a.get_filename() for a in got.message.iter_attachments()] == ["report.pdf", "ranking.xlsx"]
+    assert [a.get_filename() for a in got.message.iter_attachments()] == ["report.pdf", "report.docx", "ranking.xlsx"]
     assert "- Số trường phải báo cáo: 5\n" in text(got.message)

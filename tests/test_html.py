@@ -331,7 +331,7 @@ def test_below_the_threshold_the_report_lists_every_school_and_there_are_no_unit
 
 
 def test_unit_kpis_count_as_the_document_kpis_do(h1, annual):
-    from antt.outputs.html import _kpis
+    from antt.outputs.document import kpis_of
 
     for document, _ in (h1, annual):
-        assert _kpis(document["schools"]) == document["kpis"]
+        assert kpis_of(document["schools"]) == document["kpis"]

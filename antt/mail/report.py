@@ -1,6 +1,6 @@
-"""A written cycle by e-mail: the leadership report to the leadership list in `office.yaml` (`report.pdf`, printed
-when missing or older than `report.html`, and `ranking.xlsx` attached), and every school its own scorecard at its
-registered addresses.
+"""A written cycle by e-mail: the leadership report to the leadership list in `office.yaml` (the official report as
+`report.pdf`, printed when missing or older than `report.html`, and as `report.docx`, with `ranking.xlsx` attached),
+and every school its own scorecard at its registered addresses.
 
 `ReportMail` is the one way the report is sent, whether `antt report --send` or `run_cycle(send_report=True)` asks:
 the same checks before anything is rendered (leadership list, mail settings), the same once-a-day rule (the
@@ -29,6 +29,8 @@ from antt.mail.outbox import Delivery, Outbox
 from antt.text import is_address, vi_date, vi_number, vi_percent
 
 REPORT_FILES = {"report.pdf": ("application/pdf", "báo cáo đầy đủ, in trên khổ A4"),
+                "report.docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                                "báo cáo dạng Word để chỉnh sửa trước khi ký"),
                 "ranking.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                  "bảng xếp hạng tất cả các trường")}
 # The scorecard's way back to the office's report, which the school does not get: dropped from the attached copy.
@@ -150,11 +152,11 @@ class ReportMail:
         if self.outbox.sent_today("report"):
             return Delivery("report", "", "skipped", to, reason="already sent today")
         document = read_document(folder)
-        for name in ("report.html", "ranking.xlsx"):
+        for name in ("report.html", "report.docx", "ranking.xlsx"):
             if not (folder / name).is_file():
                 raise AnttError(f"{folder / name} does not exist (run `antt run --cycle {folder.name} …` again)")
-        files = {"report.pdf": report_pdf(folder).read_bytes(),
-                 "ranking.xlsx": (folder / "ranking.xlsx").read_bytes()}
+        files = {"report.pdf": report_pdf(folder, self.config).read_bytes(),
+                 **{name: (folder / name).read_bytes() for name in ("report.docx", "ranking.xlsx")}}
         [result] = self.outbox.send([report_message(document, self.config, files)])
         return result
 
@@ -178,14 +180,20 @@ def read_document(folder: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def report_pdf(folder: Path) -> Path:
-    """`report.pdf`, printed from `report.html` unless an up-to-date one is there."""
-    from antt.outputs.pdf import write_pdf
+def report_pdf(folder: Path, config: Config) -> Path:
+    """`report.pdf`, the official report printed from the cycle's results (as of its run, `manifest.json`) unless
+    an up-to-date one is there."""
+    from antt.outputs.notes import load_notes
+    from antt.outputs.official import official_report
+    from antt.outputs.pdf import write_report_pdf
 
-    html, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
+    folder = Path(folder)
+    html, pdf = folder / "report.html", folder / "report.pdf"
     if pdf.is_file() and pdf.stat().st_mtime >= html.stat().st_mtime:
         return pdf
-    return write_pdf(html.read_text(encoding="utf-8"), pdf, folder)
+    document = read_document(folder)
+    run = {"started_at": json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["run_started_at"]}
+    return write_report_pdf(official_report(document, config, run, load_notes(config, document["cycle"]["id"])), pdf)
 
 
 def _scorecard(folder: Path, code: str) -> str:

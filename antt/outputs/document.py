@@ -31,6 +31,23 @@ def kpis(ranked: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def kpis_of(schools: list[dict]) -> dict[str, Any]:
+    """The KPIs (`kpis`) over some of the document's schools (a unit, a level), counted on its records: a frame per
+    unit would cost seconds at national scale (794 units: 1.4 s against 0.13 s). The two must agree: a test compares
+    them on a whole run."""
+    submitted = [s for s in schools if s["status"] == "submitted"]
+    scores = [s["score"] for s in schools if s["score"] is not None]
+    return {
+        "expected": len(schools), "submitted": len(submitted),
+        "on_time": sum(s["on_time"] is True for s in submitted), "late": sum(s["on_time"] is False for s in submitted),
+        "needs_correction": sum(s["status"] == "needs_correction" for s in schools),
+        "missing": sum(s["status"] == "missing" for s in schools),
+        "dat": sum(s["verdict"] == "dat" for s in schools),
+        "chua_dat": sum(s["verdict"] == "chua_dat" for s in schools),
+        "average_score": round(sum(scores) / len(scores), 1) if scores else None,
+    }
+
+
 def build_document(res: CycleResults, config: Config, archived: ArchivedInput, rows_read: int,
                    previous: dict | None) -> dict[str, Any]:
     """Everything a run decided, in rank order; no run time, so the same input gives the same bytes."""

@@ -1,8 +1,10 @@
-"""`report.pdf`: the leadership report printed to A4 by WeasyPrint, with its fonts (Vietnamese glyphs) embedded.
+"""PDF by WeasyPrint, fonts (Vietnamese glyphs) embedded: `report.pdf`, the official report in the layout of Nghị định
+30/2020/NĐ-CP (`official.html.j2`, content from `antt.outputs.official`), and any page printed as it is.
 
-WeasyPrint lays the page out with Pango/HarfBuzz and finds fonts through fontconfig: the report's serif stack
-("Times New Roman", Liberation Serif, DejaVu Serif) needs one of Debian's `fonts-liberation` / `fonts-dejavu-core`,
-which both cover Vietnamese. The print CSS (`@page`, `@media print`) in the report template applies here.
+WeasyPrint lays the page out with Pango/HarfBuzz and finds fonts through fontconfig. The official report asks for
+"Times New Roman"; where it is not installed, fontconfig gives its metric-compatible Liberation Serif, and Debian's
+`fonts-liberation2` (Liberation 2.x) has every Vietnamese glyph, so no letter falls back to another face. The older
+`fonts-liberation` (1.07) lacks them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from antt.errors import AnttError
 from antt.outputs.publish import write_atomic
+from antt.outputs.render import template
 
 
 class PdfUnavailable(AnttError):
@@ -23,9 +26,15 @@ def _weasyprint():
     except (ImportError, OSError) as exc:  # OSError: the Python package is there, libpango is not
         raise PdfUnavailable(
             "report.pdf needs WeasyPrint and Pango: pip install weasyprint; "
-            "apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core"
+            "apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2 fonts-dejavu-core"
         ) from exc
     return weasyprint
+
+
+def write_report_pdf(official: dict, dest: Path) -> Path:
+    """The official report (`antt.outputs.official.official_report`) printed to `dest`."""
+    html = template("official.html.j2").render(r=official)
+    return write_pdf(html, dest, Path(dest).parent)
 
 
 def write_pdf(report_html: str, dest: Path, base_url: Path) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 
 from antt.text import label_globals, vi_date, vi_datetime, vi_number, vi_percent
 
@@ -78,3 +79,13 @@ _ENV.globals.update(label_globals())
 def template(name: str) -> Template:
     """A template of `antt/report_templates/`, loaded once."""
     return _ENV.get_template(name)
+
+
+def word_environment() -> SandboxedEnvironment:
+    """The environment docxtpl fills a Word template with (`antt.outputs.docx`): the same filters and globals, but
+    sandboxed, since the template may be the office's own file (`config/report.docx`), and a fresh one per document,
+    since docxtpl sets its autoescape. Undefined names are errors."""
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+    env.filters.update(_ENV.filters)
+    env.globals.update(_ENV.globals)
+    return env
