@@ -16,11 +16,14 @@ export DO_NOT_TRACK := 1
 LOCK := requirements.lock
 
 # Debian packages the tests need, installed by `system-deps` when missing:
-# Pango and fonts with Vietnamese glyphs for report.pdf (WeasyPrint);
-APT_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core
+# Pango and fonts for report.pdf (WeasyPrint): Liberation Serif 2.x (fonts-liberation2), metric-compatible with
+# Times New Roman, has every Vietnamese glyph (the 1.07 of fonts-liberation does not);
+APT_PDF := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-liberation2 fonts-dejavu-core
+# LibreOffice Writer, headless, opens and converts report.docx in tests/test_official.py;
+APT_DOCX := libreoffice-writer-nogui
 # headless Chromium for tests/test_browser.py (Playwright drives this one and downloads no browser).
 APT_BROWSER := chromium
-APT_TEST := $(APT_PDF) $(APT_BROWSER)
+APT_TEST := $(APT_PDF) $(APT_DOCX) $(APT_BROWSER)
 
 # The office's language: gettext catalogs (antt/i18n.py), compiled here and by the build hook (hatch_build.py).
 PO := $(wildcard antt/locale/*/LC_MESSAGES/antt.po)
