@@ -119,13 +119,17 @@ def test_pdf_pages_are_a4_portrait_with_landscape_appendices(pdf):
 
 
 def test_pdf_text_stays_inside_the_nd30_margins(pdf):
-    """Top and bottom 20–25 mm, left 30–35 mm, right 15–20 mm, measured from every character's box."""
+    """Top and bottom 20–25 mm, left 30–35 mm, right 15–20 mm, measured from every character's box; the justified
+    prose of the body reaches the right margin."""
+    signed = next(i for i, p in enumerate(pdf.pages) if "Nguyễn Minh Hoan" in (p.extract_text() or ""))
     for number, page in enumerate(pdf.pages, start=1):
         chars = _body_chars(page)
         left, right = min(c["x0"] for c in chars), max(c["x1"] for c in chars)
         top, bottom = min(c["top"] for c in chars), max(c["bottom"] for c in chars)
         assert 30 * MM - 1 <= left <= 35 * MM, (number, left / MM)
-        assert page.width - 20 * MM <= right <= page.width - 15 * MM + 1, (number, (page.width - right) / MM)
+        assert right <= page.width - 15 * MM + 1, (number, (page.width - right) / MM)
+        if number <= signed:
+            assert right >= page.width - 20 * MM, (number, (page.width - right) / MM)
         assert top >= 20 * MM - 1 and bottom <= page.height - 20 * MM + 1, (number, top / MM, bottom / MM)
 
 
@@ -134,7 +138,8 @@ def test_pdf_pages_are_numbered_at_the_top_centre_from_page_2(pdf):
     for number, page in enumerate(pdf.pages[1:], start=2):
         [word] = _number_words(page)
         assert word["text"] == str(number)
-        assert abs((word["x0"] + word["x1"]) / 2 - page.width / 2) < 3  # centred on the page
+        centre = (30 * MM + page.width - 17 * MM) / 2  # of the text block between the margins, as Word centres it
+        assert abs((word["x0"] + word["x1"]) / 2 - centre) < 3, number
 
 
 def test_pdf_body_is_one_serif_face_at_13pt_embedded(pdf, demo):
@@ -206,8 +211,9 @@ def test_docx_has_the_nd30_page_setup_and_styles(demo):
         orientation.append(portrait)
         short, long = sorted((section.page_width, section.page_height))
         assert abs(short - Mm(210)) < Mm(1) and abs(long - Mm(297)) < Mm(1)
-        assert section.top_margin == section.bottom_margin == Mm(20)
-        assert (section.left_margin, section.right_margin) == (Mm(30), Mm(15))
+        for margin, mm in ((section.top_margin, 20), (section.bottom_margin, 20), (section.left_margin, 30),
+                           (section.right_margin, 15)):
+            assert abs(margin - Mm(mm)) < Mm(0.1)
     assert orientation == [True, False, True, False, True]
     normal = doc.styles["Normal"]
     assert normal.font.name == "Times New Roman" and normal.font.size == Pt(13)
@@ -220,7 +226,7 @@ def test_docx_has_the_nd30_page_setup_and_styles(demo):
 def test_docx_tables_hold_every_school_and_the_generated_sections_are_marked_for_review(demo, codes):
     doc = Document(demo / "report.docx")
     cells = Counter(cell.text for table in doc.tables for row in table.rows for cell in row.cells)
-    assert all(cells[code] >= 3 for code in codes)  # ranking, its level, criteria × schools
+    assert all(cells[code] >= 2 for code in codes)  # the full ranking and its level's (and criteria × schools)
     review = [p.text for p in doc.paragraphs if p.style.name == "Cần xem lại"]
     assert any("Tồn tại, hạn chế" not in t and t.startswith("- ") for t in review)
     assert not any(p.style.name == "Cần xem lại" and "Tổng số trường phải báo cáo" in p.text for p in doc.paragraphs)
