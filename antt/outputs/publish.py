@@ -22,13 +22,18 @@ from antt.store.faults import checkpoint
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+# The process's umask, read once at import (setting it is the only way to read it): a file written through a
+# temporary one gets the mode an ordinary write would give, not mkstemp's owner-only 0600.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a file through a temporary sibling and a rename."""
+    """Write a file through a temporary sibling and a rename, with the mode a plain write would give it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, path)
