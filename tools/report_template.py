@@ -165,6 +165,12 @@ def _repeat_header(row) -> None:
     trPr.append(el)
 
 
+def _cant_split(row) -> None:
+    el = OxmlElement("w:cantSplit")
+    el.set(qn("w:val"), "true")
+    row._tr.get_or_add_trPr().append(el)
+
+
 def _data_table(doc, width_mm: float, columns: list[tuple[str, float, str, str]], loop: str):
     """A table: header row, then `{%tr for … %}` / one row of placeholders / `{%tr endfor %}`.
     columns: (header, share of the width in %, placeholder or '' , alignment 'l'/'c'/'r')."""
@@ -183,10 +189,7 @@ def _data_table(doc, width_mm: float, columns: list[tuple[str, float, str, str]]
     _cell(table.cell(3, 0), "{%tr endfor %}")
     _repeat_header(table.rows[0])
     for row in table.rows:  # a row never splits across pages
-        trPr = row._tr.get_or_add_trPr()
-        el = OxmlElement("w:cantSplit")
-        el.set(qn("w:val"), "true")
-        trPr.append(el)
+        _cant_split(row)
     return table
 
 
@@ -270,13 +273,13 @@ def build(out: Path) -> None:
     _para(to, "- {{ recipient }};", size=11)
     _para(to, "{%p endfor %}")
     _para(to, "- Lưu: VT.", size=11)
-    sign.paragraphs[0].alignment = center
-    _para(sign, "{%p for line in office.signer_title %}", align=center)
+    sign.paragraphs[0].add_run("{%p for line in office.signer_title %}")  # the title level with "Nơi nhận:"
     _para(sign, "{{ line }}", align=center, bold=True)
     _para(sign, "{%p endfor %}", align=center)
     for _ in range(4):
         _para(sign, "", align=center)
     _para(sign, "{{ office.signer_name }}", align=center, bold=True)
+    _cant_split(closing.rows[0])  # the signature block is never cut by a page break
 
     # Phụ lục I and II: landscape.
     section = doc.add_section(WD_SECTION.NEW_PAGE)
