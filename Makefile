@@ -53,7 +53,7 @@ docs: $(STAMP)
 	$(BIN)/python -c 'from pathlib import Path; from antt.config import load_config; from antt.outputs.html import render_method; Path("docs/method.md").write_text(render_method(load_config("config")), encoding="utf-8")'
 
 lint: $(STAMP)
-	$(BIN)/ruff check antt tests bench hatch_build.py
+	$(BIN)/ruff check antt tests bench tools hatch_build.py
 
 system-deps:
 	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || (apt-get update -qq && \

@@ -23,7 +23,7 @@ import pdfplumber
 import pypdf
 import pypdfium2
 import pytest
-from conftest import REPO, Sheet
+from conftest import REPO, Sheet, run_stages
 from docx import Document
 from docx.shared import Mm, Pt
 
@@ -51,11 +51,9 @@ Các trường đã **chủ động** triển khai kế hoạch; <còn> một s�
 """
 
 
-def _run(source: Path, schools: Path, out: Path, cycle_id: str, config_dir: Path = REPO / "config") -> Path:
-    ctx = pipeline.open_run(cycle_id, schools, config_dir, out)
-    raw, archived = pipeline.read_source(str(source), ctx)
-    prep = pipeline.normalize_stage(raw, ctx)
-    res = pipeline.rank_stage(pipeline.score_stage(prep, pipeline.validate_stage(prep, ctx), ctx), prep, ctx)
+def _run(source: Path, schools: Path, out: Path, cycle_id: str) -> Path:
+    """`antt run`'s stages, without the engine, into `out/<cycle>/`."""
+    ctx, prep, res, archived = run_stages(source, REPO / "config", out, cycle_id, schools)
     return pipeline.write_stage(res, prep.rows_read, archived, ctx)
 
 
@@ -108,6 +106,11 @@ def _body_chars(page) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------------ report.pdf
+
+def test_pdf_is_readable_like_the_files_beside_it(demo):
+    """Printed through a temporary file and a rename, report.pdf still gets the mode report.html has (not 0600)."""
+    assert (demo / "report.pdf").stat().st_mode & 0o777 == (demo / "report.html").stat().st_mode & 0o777
+
 
 def test_pdf_pages_are_a4_portrait_with_landscape_appendices(pdf):
     sizes = {(round(p.width), round(p.height)) for p in pdf.pages}
@@ -171,7 +174,20 @@ def test_pdf_body_up_to_the_signature_fits_in_four_pages(pdf, demo):
     kpis = json.loads((demo / "results.json").read_text(encoding="utf-8"))["kpis"]
     assert f"Tổng số trường phải báo cáo trong kỳ: {kpis['expected']} trường" in body
     assert f"{kpis['dat']}/{kpis['expected']} trường đạt tiêu chuẩn" in body
-    assert "So với kỳ 2026-H1" in body
+    assert "So với kỳ báo cáo sơ kết 6 tháng năm 2026" in body  # the previous cycle by its name, not its id
+
+
+def test_pdf_method_annex_is_worded_as_report_html_s(pdf, demo):
+    """Both annexes print _method.html.j2: the same rules in the same words."""
+    import re
+
+    html = " ".join(re.sub(r"<[^>]+>", " ", (demo / "report.html").read_text(encoding="utf-8")).split())
+    start = next(i for i, p in enumerate(pdf.pages) if "Phụ lục V" in _lines(p)[:3])
+    annex = " ".join(" ".join(p.extract_text() or "" for p in pdf.pages[start:]).split())
+    for words in ("ngược lại là Chưa đạt , kèm các tiêu chí chưa đạt", "chỉ tiêu tỷ lệ được điểm theo tỷ lệ (tối đa đủ",
+                  "thì đồng hạng (ví dụ 1, 2, 2, 4)", "(theo Thông tư 124/2021/TT-BCA)"):
+        assert words in html
+        assert words.replace(" ,", ",") in annex
 
 
 def test_pdf_has_no_nearly_empty_page_but_a_sections_last(pdf, demo):
@@ -243,8 +259,13 @@ def test_docx_opens_and_converts_in_libreoffice(demo, codes, tmp_path):
     converted = tmp_path / "report.pdf"
     assert converted.is_file(), proc.stderr + proc.stdout
     with pdfplumber.open(converted) as doc:
-        text = " ".join(" ".join((p.extract_text() or "") for p in doc.pages).split())
-        pages = len(doc.pages)
+        page_texts = [p.extract_text() or "" for p in doc.pages]
+    text, pages = " ".join(" ".join(page_texts).split()), len(page_texts)
+    signed = next(i for i, t in enumerate(page_texts) if "Nguyễn Minh Hoan" in t)
+    assert signed < 4, "the body up to the signature fits in four pages"
+    # the closing block is one piece, with the body's last lines: never a signer's title cut from its name
+    assert all(w in page_texts[signed] for w in ("Nơi nhận:", "KT. TRƯỞNG PHÒNG", "PHÓ TRƯỞNG PHÒNG", "Lưu: VT."))
+    assert "theo dõi, hướng dẫn các trường thực hiện" in page_texts[signed]
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text and "I. KẾT QUẢ THỰC HIỆN" in text
     assert "Phụ lục V" in text and "Nguyễn Minh Hoan" in text
     assert all(code in text for code in codes)

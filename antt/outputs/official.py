@@ -19,6 +19,8 @@ from typing import Any
 from markupsafe import Markup
 
 from antt.config import Config
+from antt.cycles import Cycle, resolve_cycle
+from antt.errors import AnttError
 from antt.outputs.document import kpis_of
 from antt.outputs.notes import SECTIONS
 from antt.outputs.render import as_date, share, template
@@ -40,7 +42,8 @@ def official_report(document: dict, config: Config, run: dict, notes: dict[str, 
 
     facts = {
         "office": office, "cycle": SimpleNamespace(**document["cycle"]), "year": document["cycle"]["id"][:4],
-        "kpis": document["kpis"], "previous": previous, "levels": office.level_names,
+        "kpis": document["kpis"], "previous": previous, "previous_cycle": _cycle_of(previous, config),
+        "levels": office.level_names,
         "by_level": [(lvl, office.level_names.get(lvl, lvl), kpis_of(members))
                      for lvl, members in _by_level(document["schools"], config).items()],
         "scored": len(scored), "grade_counts": [(g, sum(s.grade == g.id for s in scored)) for g in scoring.grades],
@@ -85,6 +88,17 @@ def official_report(document: dict, config: Config, run: dict, notes: dict[str, 
         "method": macros.method(),
         "schools": len(schools),
     }
+
+
+def _cycle_of(previous: dict | None, config: Config) -> Cycle | None:
+    """The previous cycle's label and year, for the comparisons' wording; None when its kind is no longer configured
+    (the wording then names its id)."""
+    if not previous:
+        return None
+    try:
+        return resolve_cycle(previous["cycle"], config.cycles)
+    except AnttError:
+        return None
 
 
 def _by_level(schools: list, config: Config) -> dict[str, list]:
