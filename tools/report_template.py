@@ -287,16 +287,16 @@ def build(out: Path) -> None:
     section.different_first_page_header_footer = False
     _appendix_head(doc, "I", "BẢNG XẾP HẠNG CHUNG CÁC TRƯỜNG", page_break=False)
     _data_table(doc, LANDSCAPE_WIDTH, [
-        ("Hạng", 6, "{{ s.rank }}", "r"), ("Mã", 8, "{{ s.code }}", "l"), ("Tên trường", 22, "{{ s.name }}", "l"),
+        ("Hạng", 5, "{{ s.rank }}", "r"), ("Mã", 11, "{{ s.code }}", "l"), ("Tên trường", 21, "{{ s.name }}", "l"),
         ("Cấp học", 9, "{{ s.level }}", "c"), ("Xã, phường", 15, "{{ s.ward }}", "l"),
         ("Ngày gửi", 9, "{{ s.date }}", "c"), ("Tình trạng", 10, "{{ s.state }}", "c"),
-        ("Kết quả", 8, "{{ s.verdict }}", "c"), ("Điểm", 5, "{{ s.score }}", "r"),
+        ("Kết quả", 7, "{{ s.verdict }}", "c"), ("Điểm", 5, "{{ s.score }}", "r"),
         ("Xếp loại", 8, "{{ s.grade }}", "c")], "ranking.rows")
     _appendix_head(doc, "II", "BẢNG XẾP HẠNG THEO CẤP HỌC", page_break=True)
     _para(doc, "{%p for level in levels %}")
     _para(doc, "{{ loop.index }}. {{ level.name }} ({{ level.count }} trường)", style="Heading 2")
     _data_table(doc, LANDSCAPE_WIDTH, [
-        ("Hạng", 6, "{{ s.rank }}", "r"), ("Mã", 9, "{{ s.code }}", "l"), ("Tên trường", 32, "{{ s.name }}", "l"),
+        ("Hạng", 5, "{{ s.rank }}", "r"), ("Mã", 11, "{{ s.code }}", "l"), ("Tên trường", 31, "{{ s.name }}", "l"),
         ("Xã, phường", 18, "{{ s.ward }}", "l"), ("Tình trạng", 11, "{{ s.state }}", "c"),
         ("Kết quả", 8, "{{ s.verdict }}", "c"), ("Điểm", 6, "{{ s.score }}", "r"),
         ("Xếp loại", 10, "{{ s.grade }}", "c")], "level.rows")
