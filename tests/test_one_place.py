@@ -47,7 +47,7 @@ def test_one_module_builds_the_jinja_environment():
                     else ""
                 if called in ("Environment", "SandboxedEnvironment", "overlay"):
                     builders.append(name)
-    assert builders == ["antt/outputs/render.py"]
+    assert set(builders) == {"antt/outputs/render.py"}  # the pages' environment and the Word template's
 
 
 def test_no_module_imports_another_modules_private_names():
