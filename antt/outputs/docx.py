@@ -14,8 +14,9 @@ paragraphs in the template's styles "Body Text", "Heading 2" and "Cần xem lạ
 rather than by the office, to review before signing), tables in "Bảng số liệu" with cells in "Ô bảng".
 
 Everything that came from the sheet, the registry or the notes arrives as a value: docxtpl's autoescape escapes it
-for XML and Jinja never reads it as a tag. The template renders in a sandboxed environment with undefined names as
-errors; a template without a placeholder the report needs is a one-line error naming it.
+for XML and Jinja never reads it as a tag. The template renders in a sandboxed environment with the pages' filters
+and undefined names as errors (`antt.outputs.render.word_environment`); a template without a placeholder the report
+needs is a one-line error naming it.
 """
 
 from __future__ import annotations
