@@ -28,7 +28,8 @@ MESSAGE_KEYS = (
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
     "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction", "correction_set",
-    "correction_approve_sender", "correction_accept_late", "correction_reject",
+    "correction_approve_sender", "correction_accept_late", "correction_reject", "earlier_version",
+    "resorted_snapshot",
 )
 
 

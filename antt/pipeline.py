@@ -39,6 +39,7 @@ from antt.errors import InputError
 from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
 from antt.intake.registry import load_registry, read_registry
+from antt.intake.versions import Snapshot, Versions, attribute, every_version, with_versions
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.docx import render_docx
 from antt.outputs.html import render_report, render_scorecards, render_units
@@ -49,7 +50,7 @@ from antt.outputs.publish import staged_folder
 from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.scoring.results import CycleResults, Scores, rank_cycle, score_cycle
-from antt.sources.archive import ArchivedInput, archive_bytes, archive_input
+from antt.sources.archive import ArchivedInput, archive_bytes, archive_input, receipts
 from antt.sources.files import read_export, sniff_headers
 from antt.sources.folder import FolderRead, folder_bytes, read_folder
 from antt.sources.raw import RawTable
@@ -254,7 +255,8 @@ def _forms_snapshot(path: Path, run: Run) -> RawTable:
 
 @dataclass
 class Prepared:
-    """Normalised submissions, the header mapping, and the analyst's corrections that apply (and those that don't)."""
+    """Normalised submissions (every version of every response), the header mapping, the analyst's corrections that
+    apply (and those that don't), and the versions rebuilt from the archive."""
 
     subs: pd.DataFrame
     header: HeaderMatch
@@ -262,16 +264,48 @@ class Prepared:
     correction_issues: pd.DataFrame
     rows_read: int
     headers: list[str]
+    versions: Versions | None = None
 
 
 def normalize_stage(raw: RawTable, run: Run) -> Prepared:
-    """Apply the analyst's `set` corrections to a copy of the raw table, then normalise it."""
+    """Rebuild the earlier versions of a Google source's responses from its archived snapshots, apply the analyst's
+    `set` corrections to a copy of the raw table, then normalise it."""
     form = run.config.form
     header = match_headers(raw.headers, form)
+    # Corrections name rows of the sheet as the analyst sees it, never an appended earlier version.
     corrections, correction_issues = check_corrections(run.corrections, raw, header, form)
+    versions = None
+    if raw.source.startswith(("gsheet:", "gform:")):
+        versions = with_versions(raw, _snapshots(raw.source, run), form, run.config.cycles.timezone)
+        raw = versions.table
     subs, header = normalize(apply_answers(raw, corrections, header), form, run.registry, run.cycle, header)
     return Prepared(subs=subs, header=header, corrections=corrections, correction_issues=correction_issues,
-                    rows_read=len(raw.cells), headers=raw.headers)
+                    rows_read=len(raw.cells), headers=raw.headers, versions=versions)
+
+
+def _snapshots(source: str, run: Run) -> list[Snapshot]:
+    """Every archived snapshot of a Google source under `--out`, oldest first, each content once."""
+    form, zone = run.config.form, run.config.cycles.timezone
+    if source.startswith("gform:"):
+        from antt.sources.gform import SUFFIX, read_snapshot
+
+        def read(path: Path) -> RawTable:
+            return read_snapshot(path, timezone=zone, headers=(form.timestamp_headers[0], form.email_headers[0]))
+    else:
+        from antt.sources.gsheet import SUFFIX
+
+        def read(path: Path) -> RawTable:
+            return read_export(path, label=source)
+    found, done = [], set()
+    for archived, received in receipts(source, run.out, SUFFIX):
+        if archived.sha256 in done:
+            continue
+        done.add(archived.sha256)
+        try:
+            found.append(Snapshot(read(archived.stored), received))
+        except InputError as exc:  # an unreadable old snapshot loses its versions, not the run
+            log.warning("snapshot %s left out: %s", archived.stored.name, exc)
+    return found
 
 
 @dataclass(frozen=True)
@@ -290,9 +324,20 @@ def validate_stage(prep: Prepared, run: Run) -> Validation:
     result = run_suite(prep.subs, suite)
     cell_issues = issues_from_results(result, prep.subs, form)
     shape = header_issues(prep.header, prep.headers, form, blank_rows=prep.rows_read - len(prep.subs))
-    issues = apply_reviews(pd.concat([shape, cell_issues], ignore_index=True), prep.corrections, form)
+    reviews = every_version(prep.corrections, prep.versions) if prep.versions else prep.corrections
+    issues = apply_reviews(pd.concat([shape, cell_issues, _resorted_notes(prep, form)], ignore_index=True),
+                           reviews, form)
     return Validation(issues=sort_issues(pd.concat([issues, prep.correction_issues], ignore_index=True)),
                       result=result)
+
+
+def _resorted_notes(prep: Prepared, form) -> pd.DataFrame:
+    """A warning on the sheet for each archived snapshot left out because its rows changed respondent."""
+    resorted = prep.versions.resorted if prep.versions else []
+    return pd.DataFrame({"school_code": "", "sheet_row": 1, "question_id": "", "severity": "warning",
+                         "message": [form.message("resorted_snapshot", value=at, count=n) for at, n in resorted],
+                         "rule": "resorted_snapshot", "value": [at for at, _n in resorted]},
+                        index=range(len(resorted)))
 
 
 def score_stage(prep: Prepared, validation: Validation, run: Run) -> Scores:
@@ -301,7 +346,8 @@ def score_stage(prep: Prepared, validation: Validation, run: Run) -> Scores:
 
 
 def rank_stage(scores: Scores, prep: Prepared, run: Run) -> CycleResults:
-    return rank_cycle(scores, prep.subs, run.registry, run.cycle, run.config)
+    results = rank_cycle(scores, prep.subs, run.registry, run.cycle, run.config)
+    return attribute(results, prep.versions, run.config.form) if prep.versions else results
 
 
 @dataclass(frozen=True)
@@ -330,7 +376,8 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
         with stage("write_files", timings):
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
-            document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous)
+            document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
+                                      edits=prep.versions.edits if prep.versions else [])
             (staging / "results.json").write_bytes(to_json(document))
             checkpoint("staged:results.json")
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))

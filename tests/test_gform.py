@@ -14,10 +14,12 @@ import pytest
 from fake_forms import FORMS_BODY, FakeForms, form_resource, question_id
 from fake_sheets import CLIENT_EMAIL
 
+from antt.demo.build import build_demo
 from antt.errors import InputError
 from antt.forms.apps_script import form_data
 from antt.sources.files import read_export
 from antt.sources.gform import fetch_form, parse_spec, preflight, read_snapshot, snapshots
+from antt.sources.raw import RawTable
 
 FORM_ID = "1FAIpQLfakeFormId0123456789abcdefghijklmnop"
 FAST = {"timeout": 1.0, "backoff": 0.01, "max_delay": 10.0}
@@ -71,9 +73,15 @@ def split_options(cell: str, options: list[str]) -> list[str]:
 def as_responses(sheet, config, created: datetime | None = None) -> list[dict]:
     """The Forms API's view of the rows of a response Sheet: one FormResponse per row, created in row order (the
     linked Sheet appends rows as responses are first submitted), answers keyed by Google's question ids."""
-    created = created or datetime(2026, 5, 1, tzinfo=ZoneInfo("UTC"))
+    return rows_as_responses(sheet.rows, config, created)
+
+
+def rows_as_responses(rows: list[list[str]], config, created: datetime | None = None) -> list[dict]:
+    """`as_responses` for rows of cells (timestamp, e-mail, then every question in form order); a blank row, which
+    a form cannot send, is left out."""
+    created = created or datetime(2026, 4, 1, tzinfo=ZoneInfo("UTC"))
     responses = []
-    for n, row in enumerate(sheet.rows):
+    for n, row in enumerate(r for r in rows if any(r)):
         answers = {}
         for q, cell in zip(config.form.questions, row[2:], strict=True):
             if not cell:
@@ -231,6 +239,24 @@ def test_a_form_whose_items_do_not_match_the_config_is_one_line(fake, config, go
     raw, _ = fetch(out)
     with pytest.raises(InputError, match="A1. Trường"):
         match_headers(raw.headers, config.form)
+
+
+def test_the_demo_data_gives_the_same_results_from_either_source(fake, config, registry, google_form, out,
+                                                                 run_core):
+    """The demo sheet (NFD text, number formats, yes/no variants, duplicates, late and blocked rows, an impostor)
+    sent through the form instead: every school's status, timeliness, verdict, score, grade and ranks agree."""
+    demo = build_demo(config, registry, ["2026-H1", "2026-Y"])
+    width = 2 + len(config.form.questions)  # the export's trailing blank column is the Sheet's, not the form's
+    assert list(demo.headers[2:width]) == [q.title for q in config.form.questions]
+    fake.add_form(google_form, rows_as_responses([list(r.cells[:width]) for r in demo.rows], config))
+    raw, _ = fetch(out)
+    sheet = RawTable.from_rows([list(demo.headers)] + [list(r.cells) for r in demo.rows], source="demo")
+    columns = ["school_code", "status", "on_time", "verdict", "score", "grade", "rank_overall", "rank_in_level"]
+    for cycle in ("2026-H1", "2026-Y"):
+        *_, from_form = run_core(raw, cycle)
+        *_, from_sheet = run_core(sheet, cycle)
+        pd.testing.assert_frame_equal(from_form.ranked[columns], from_sheet.ranked[columns])
+        assert set(from_form.ranked["status"]) == {"submitted", "needs_correction", "missing"}
 
 
 # -- failures -----------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,11 @@ def kpis_of(schools: list[dict]) -> dict[str, Any]:
 
 
 def build_document(res: CycleResults, config: Config, archived: ArchivedInput, rows_read: int,
-                   previous: dict | None) -> dict[str, Any]:
-    """Everything a run decided, in rank order; no run time, so the same input gives the same bytes."""
+                   previous: dict | None, edits: list[dict] | None = None) -> dict[str, Any]:
+    """Everything a run decided, in rank order; no run time, so the same input gives the same bytes.
+
+    For a Google source, each school also records the version that counted (`version`) and the document lists
+    every edited response with its versions (`edits`, from antt.intake.versions)."""
     cycle, cs = res.cycle, config.criteria
     form = config.form
     answers = _records(res.counted[[q.id for q in form.questions]])
@@ -67,11 +71,14 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
         "grade": ranked["grade"], "rank_overall": ranked["rank_overall"], "rank_in_level": ranked["rank_in_level"],
     }))
     failed = [[c for c in f.split(", ") if c] for f in ranked["failed"].tolist()]
+    version = _versions(ranked, edits or [], cycle.deadline_at) if "counted_row" in ranked.columns else None
     schools = []
     for rec, fails in zip(base.to_dict("records"), failed, strict=True):
         code = rec["school_code"]
         rec |= {"failed_criteria": fails, "criteria": criteria.get(code, {}), "indicators": points.get(code, {}),
                 "verdicts_by_set": by_set.get(code, {}), "answers": answers.get(code, {})}
+        if version is not None:
+            rec["version"] = version.get(code)
         schools.append(rec)
     issues = res.issues.sort_values(["sheet_row", "school_code", "question_id", "rule"], kind="stable")
     fail_counts = (res.criteria == False).sum() if len(res.criteria) else pd.Series(dtype=int)  # noqa: E712
@@ -91,7 +98,35 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
                       "failing": int(fail_counts.get(c.id, 0))} for c in cs.criteria],
         "issues": _natives(issues).to_dict("records"),
         "corrections": [{k: v for k, v in c.items() if k != "line"} for c in res.corrections.to_dict("records")],
+        **({"edits": [e | {"versions": [_shown(v, cycle.deadline_at) for v in e["versions"]]} for e in edits]}
+           if version is not None else {}),
     }
+
+
+def _shown(version: dict, deadline: datetime) -> dict:
+    """A version as documents show it: its time and whether it was on time (its row in the run is internal)."""
+    at = version["submitted_at"]
+    return {"submitted_at": at, "shown": version["shown"],
+            "on_time": None if at is None else datetime.fromisoformat(at) < deadline}
+
+
+def _versions(ranked: pd.DataFrame, edits: list[dict], deadline: datetime) -> dict[str, dict | None]:
+    """School → the version that counted: its sheet row, response id, submitted time, whether it was recovered from
+    the archive (overwritten later), and every version of that response (each marked counted or not)."""
+    of_row = {e["sheet_row"]: e for e in edits}
+    found = {}
+    for rec in _natives(ranked[["school_code", "sheet_row", "counted_row", "response_id", "recovered",
+                                "submitted_at"]]).to_dict("records"):
+        if rec["sheet_row"] is None:
+            found[rec["school_code"]] = None
+            continue
+        edit = of_row.get(rec["sheet_row"])
+        found[rec["school_code"]] = {
+            "sheet_row": rec["sheet_row"], "response_id": rec["response_id"],
+            "submitted_at": rec["submitted_at"].isoformat(), "recovered": bool(rec["recovered"]),
+            "versions": [_shown(v, deadline) | {"counted": v["row"] == rec["counted_row"]} for v in edit["versions"]]
+            if edit else []}
+    return found
 
 
 def _natives(frame: pd.DataFrame) -> pd.DataFrame:

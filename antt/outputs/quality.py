@@ -63,7 +63,8 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
       error stops it, as opposed to a later submission or a date outside the cycle),
     - `groups`: per school its issues and the submission rows they concern, in `GROUPS` order, each by school code
       (rows whose school is not in the registry, by sheet row),
-    - `missing`: every school that sent nothing, `corrections` applied and `bad_corrections` refused.
+    - `missing`: every school that sent nothing, `corrections` applied and `bad_corrections` refused,
+    - `edits`: every edited response (Google sources) with its versions, the one counted, and what changed.
     """
     contacts = contacts or {}
     schools = document["schools"]
@@ -140,6 +141,14 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
         groups["unregistered"].append({"school": None, "code": code, "issues": issues,
                                        "submissions": submissions(None, issues),
                                        "anchor": f"u-{code}" if code else "u-blank"})
+    edits = []
+    by_code = {s["school_code"]: s for s in schools}
+    for edit in document.get("edits", []):
+        s = by_code.get(edit["school_code"])
+        version = (s or {}).get("version") or {}
+        counted = version.get("versions") if version.get("sheet_row") == edit["sheet_row"] else None
+        edits.append(edit | {"school": SimpleNamespace(**s) if s else None,
+                             "versions": counted or [v | {"counted": False} for v in edit["versions"]]})
     with_issues = {e["school"].school_code for e in groups["missing"]}
     missing = [{"school": SimpleNamespace(**s), "has_issues": s["school_code"] in with_issues}
                for s in schools if s["status"] == "missing"]
@@ -153,6 +162,7 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
         "not_counted": not_counted,
         "groups": [(g, groups[g]) for g in GROUPS if groups[g]],
         "missing": missing,
+        "edits": edits,
         "corrections": document["corrections"],
         "bad_corrections": sorted(bad_corrections, key=lambda i: i["message"]),
         "contact_questions": config.form.contact_questions,

@@ -141,7 +141,8 @@ def read_snapshot(path: Path, *, timezone: str, headers: tuple[str, str]) -> Raw
     known = {qid for qid, _title in columns}
     zone = ZoneInfo(timezone)
     rows = [[*headers, *(title for _qid, title in columns)]]
-    for response in sorted(responses, key=lambda r: (r.get("createTime", ""), r.get("responseId", ""))):
+    ordered = sorted(responses, key=lambda r: (r.get("createTime", ""), r.get("responseId", "")))
+    for response in ordered:
         answers = response.get("answers") or {}
         stray = sorted(set(answers) - known)
         if stray:
@@ -150,7 +151,7 @@ def read_snapshot(path: Path, *, timezone: str, headers: tuple[str, str]) -> Raw
                              .format(source=label, response=response.get("responseId"), question=stray[0]))
         rows.append([_local_time(response.get("lastSubmittedTime"), zone, label), response.get("respondentEmail", ""),
                      *(_cell(answers.get(qid)) for qid, _title in columns)])
-    return RawTable.from_rows(rows, source=label)
+    return RawTable.from_rows(rows, source=label, keys=[str(r.get("responseId", "")) for r in ordered])
 
 
 def responses_of(path: Path) -> list[dict]:

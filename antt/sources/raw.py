@@ -26,15 +26,17 @@ class RawTable:
     """A response sheet before any interpretation.
 
     `headers` keeps duplicates and blanks as the sheet has them; `cells` has one column per header position
-    (0, 1, …) holding text ('' for an empty cell) and is indexed by the sheet row (the header is row 1).
+    (0, 1, …) holding text ('' for an empty cell) and is indexed by the sheet row (the header is row 1). `keys`,
+    when the source has them, names each row's response (the Forms API's responseId), by sheet row.
     """
 
     headers: list[str]
     cells: pd.DataFrame
     source: str
+    keys: pd.Series | None = None
 
     @classmethod
-    def from_rows(cls, rows: list[list[str]], source: str) -> RawTable:
+    def from_rows(cls, rows: list[list[str]], source: str, keys: list[str] | None = None) -> RawTable:
         """First row is the header; ragged rows are padded with empty cells, never dropped."""
         headers = [str(h) for h in rows[0]] if rows else []
         width = max([len(headers), *(len(r) for r in rows[1:])]) if rows else 0
@@ -43,4 +45,5 @@ class RawTable:
         cells = pd.DataFrame(body, columns=range(width), dtype="str") if body else pd.DataFrame(
             {i: pd.Series([], dtype="str") for i in range(width)})
         cells.index = pd.RangeIndex(2, 2 + len(body), name="sheet_row")
-        return cls(headers=headers, cells=cells, source=source)
+        return cls(headers=headers, cells=cells, source=source,
+                   keys=None if keys is None else pd.Series(keys, index=cells.index, dtype="str"))
