@@ -15,6 +15,7 @@ import json
 import logging
 import multiprocessing
 import shutil
+import socket
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -36,6 +37,7 @@ from antt.checks.validate import header_issues, issues_from_results, run_suite, 
 from antt.config import Config, load_config
 from antt.cycles import Cycle, cycle_on, office_today, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
+from antt.i18n import _
 from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
 from antt.intake.registry import load_registry, read_registry
@@ -66,17 +68,18 @@ PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2"
 
 class Run:
     """The read-only facts of one run: config, school registry (and its file's sha256), cycle, the analyst's
-    corrections, output folder and start time. Stages read it; what they make they return.
+    corrections, output folder, start time, and whose history it records (`office`: "" for a lone office, a unit's
+    name in a province). Stages read it; what they make they return.
 
     A plain class, not a dataclass: Prefect walks dataclass and pydantic task arguments field by field to find
     upstream results, and walking the config costs about 40 ms per task argument.
     """
 
     __slots__ = ("config", "registry", "registry_path", "registry_sha256", "cycle", "corrections", "out",
-                 "started_at", "opened_with")
+                 "started_at", "office", "opened_with")
 
     def __init__(self, config: Config, registry: pd.DataFrame, registry_path: Path, registry_sha256: str,
-                 cycle: Cycle, corrections: pd.DataFrame, out: Path, started_at: datetime,
+                 cycle: Cycle, corrections: pd.DataFrame, out: Path, started_at: datetime, office: str,
                  opened_with: tuple) -> None:
         given = locals()
         for name in self.__slots__:
@@ -114,29 +117,30 @@ class Preflight:
 _HANDED_OVER: ContextVar[Preflight | None] = ContextVar("antt_preflight", default=None)
 
 
-def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str) -> Run:
+def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str,
+             office: str = "") -> Run:
     """Load config, registry, cycle and corrections; any problem is an AnttError with one line. Inside
     `handed_over`, the run a pre-flight opened with the same arguments is the one returned: nothing is loaded twice."""
-    opened_with = _arguments(cycle_id, schools, config_dir, out)
+    opened_with = _arguments(cycle_id, schools, config_dir, out, office)
     handed = _HANDED_OVER.get()
     if handed is not None and handed.run.opened_with == opened_with:
         return handed.run
-    return _open(load_config(config_dir), cycle_id, schools, out, opened_with)
+    return _open(load_config(config_dir), cycle_id, schools, out, office, opened_with)
 
 
 def open_scheduled_run(kind: str, schools: str | None, config_dir: str | None, out: str) -> Run:
     """`open_run` for the cycle of `kind` that today's date (office time) belongs to: what a scheduled run is about."""
     config = load_config(config_dir)
     cycle_id = cycle_on(kind, office_today(config.cycles), config.cycles)
-    return _open(config, cycle_id, schools, out, _arguments(cycle_id, schools, config_dir, out))
+    return _open(config, cycle_id, schools, out, "", _arguments(cycle_id, schools, config_dir, out, ""))
 
 
-def _arguments(cycle_id: str, schools, config_dir, out) -> tuple:
+def _arguments(cycle_id: str, schools, config_dir, out, office: str) -> tuple:
     """A run's arguments as a flow's parameters carry them (text), to tell whether a handed-over run is this one."""
-    return cycle_id, str(schools) if schools else None, str(config_dir) if config_dir else None, str(out)
+    return cycle_id, str(schools) if schools else None, str(config_dir) if config_dir else None, str(out), office
 
 
-def _open(config: Config, cycle_id: str, schools, out, opened_with: tuple) -> Run:
+def _open(config: Config, cycle_id: str, schools, out, office: str, opened_with: tuple) -> Run:
     i18n.use(i18n.language(config.office.language))
     registry_path = Path(schools) if schools else config.root / "schools.csv"
     data = read_registry(registry_path)  # read once: parsed, and hashed for the manifest
@@ -145,7 +149,8 @@ def _open(config: Config, cycle_id: str, schools, out, opened_with: tuple) -> Ru
     corrections = load_corrections(config.root / "corrections" / f"{cycle.id}.csv")
     return Run(config=config, registry=registry, registry_path=registry_path,
                registry_sha256=hashlib.sha256(data).hexdigest(), cycle=cycle, corrections=corrections,
-               out=Path(out), started_at=datetime.now(ZoneInfo(config.cycles.timezone)), opened_with=opened_with)
+               out=Path(out), started_at=datetime.now(ZoneInfo(config.cycles.timezone)), office=office,
+               opened_with=opened_with)
 
 
 def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir: Path | str | None,
@@ -236,8 +241,12 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
         return found.raw, Received(archived, files={
             "rows": {str(i + 2): name for i, name in enumerate(found.files)},
             "skipped": [{"file": n, "reason": r} for n, r in found.skipped]})
+    if not path.exists():  # on a worker, most often a path that exists only on the machine that deployed it
+        raise InputError(_("{source}: no such file on {host}; give a source this machine can read (for runs on "
+                           "workers: a shared folder mounted on every worker, or a gsheet: source)").format(
+            source=source, host=socket.gethostname()))
     if not path.is_file():
-        raise InputError(f"{source}: file not found" if not path.exists() else f"{source}: not a file")
+        raise InputError(f"{source}: not a file")
     archived = archive_input(path, run.out)
     checkpoint("archived")
     if path.suffix.lower() == FORMS_SNAPSHOT:
@@ -371,7 +380,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     previous_id = previous_cycle_id(cycle, config.cycles)
     engine = history.open_history(run.out)  # ANTT_HISTORY_URL, else <out>/history.sqlite
     # "previous cycle" from the history database; an output folder from before the database still counts
-    previous = history.previous_summary(engine, cycle.id, previous_id) \
+    previous = history.previous_summary(engine, cycle.id, previous_id, run.office) \
         or previous_summary(run.out / previous_id / "results.json")
     with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
         with stage("write_files", timings):
@@ -386,7 +395,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
             _write_report(staging, document, config, footer)
         with stage("render_scorecards", timings):
-            _write_scorecards(staging, document, config, engine)
+            _write_scorecards(staging, document, config, engine, run.office)
         with stage("render_data_quality", timings):
             contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
             (staging / "data_quality.html").write_text(
@@ -397,7 +406,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
         _write_manifest(staging, _manifest(run, received, staging, timings))
     try:
         with stage("record_history", timings):  # after the folder is published; one transaction, this cycle only
-            history.record_cycle(engine, document, run=footer)
+            history.record_cycle(engine, document, run=footer, office=run.office)
     finally:
         engine.dispose()
     return Written(final, timings)
@@ -414,9 +423,9 @@ def _write_report(folder: Path, document: dict, config: Config, run: dict, pdf: 
     _write_pages(folder / "units", render_units(document, config))
 
 
-def _write_scorecards(folder: Path, document: dict, config: Config, engine) -> None:
-    """schools/<code>.html, each with the school's results in the recorded cycles before this one."""
-    trends = history.school_trends(engine, before=document["cycle"]["period_end"])
+def _write_scorecards(folder: Path, document: dict, config: Config, engine, office: str) -> None:
+    """schools/<code>.html, each with the school's results in the office's recorded cycles before this one."""
+    trends = history.school_trends(engine, before=document["cycle"]["period_end"], office=office)
     _write_pages(folder / "schools", render_scorecards(document, config, trends), always=True)
 
 
@@ -428,7 +437,7 @@ def _contents(folder: Path) -> dict:
     """The manifest's account of a cycle folder: sha256 of each file, number of pages in each subfolder."""
     return {"files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                       for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"},
-            "pages": {d.name: sum(1 for _ in d.iterdir()) for d in sorted(folder.iterdir()) if d.is_dir()}}
+            "pages": {d.name: len(list(d.iterdir())) for d in sorted(folder.iterdir()) if d.is_dir()}}
 
 
 def _write_pages(folder: Path, pages: Iterator[tuple[str, str]], always: bool = False) -> None:
@@ -494,21 +503,23 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
 REPORT_PAGES = ("report.html", "report.docx", "units", "schools")
 
 
-def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str, pdf: bool = False) -> Path:
+def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str, pdf: bool = False,
+                   office: str = "") -> Path:
     """Render a recorded cycle's report (report.html, report.docx and, with `pdf`, report.pdf), unit pages and
     scorecards again from the history database, without its source (`antt report`; the caller holds the cycle's
-    lock). The cycle's other files (results.json, ranking.*, data_quality.html…) are kept as they are and the
-    manifest accounts for the new pages; a cycle folder that is gone gets results.json back with the pages. Returns
-    the report's path (report.pdf with `pdf`)."""
+    lock); `office` names a province unit's history. The cycle's other files (results.json, ranking.*,
+    data_quality.html…) are kept as they are and the manifest accounts for the new pages; a cycle folder that is
+    gone gets results.json back with the pages. Returns the report's path (report.pdf with `pdf`)."""
     config, out = load_config(config_dir), Path(out)
     cycle = resolve_cycle(cycle_id, config.cycles)  # also keeps the id to what can name a folder
     if not history.exists(out):
         raise InputError(f"no history database in {out} (run `antt run --cycle {cycle.id} …` first)")
     engine = history.open_history(out)
     try:
-        recorded = history.load_cycle(engine, cycle.id)
+        recorded = history.load_cycle(engine, cycle.id, office)
         if recorded is None:
-            raise InputError(f"cycle {cycle.id} is not recorded in the history database "
+            whose = f" of {office}" if office else ""
+            raise InputError(f"cycle {cycle.id}{whose} is not recorded in the history database "
                              f"(run `antt run --cycle {cycle.id} …` first)")
         document, run = recorded
         final = out / cycle.id
@@ -520,7 +531,7 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
             else:
                 (staging / "results.json").write_bytes(to_json(document))
             _write_report(staging, document, config, run, pdf=pdf)
-            _write_scorecards(staging, document, config, engine)
+            _write_scorecards(staging, document, config, engine, office)
             manifest = staging / "manifest.json"
             if manifest.is_file():
                 _write_manifest(staging, json.loads(manifest.read_text(encoding="utf-8")) | _contents(staging))

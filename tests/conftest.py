@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,3 +184,22 @@ def run_stages(source: Path, config_dir: Path | None, out: Path, cycle: str = "2
     validation = pipeline.validate_stage(prepared, run)
     results = pipeline.rank_stage(pipeline.score_stage(prepared, validation, run), prepared, run)
     return Stages(run, received, prepared, validation, results)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the whole session (tests/postgres.py), stopped at its end. Never skipped:
+    when PostgreSQL is missing or cannot start, the tests that need it fail and say why."""
+    from postgres import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        server.start()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        server.stop()
+        pytest.fail(f"PostgreSQL did not start: {exc}")
+    yield server
+    server.stop()

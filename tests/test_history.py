@@ -1,11 +1,16 @@
-"""Issue 6 item 5: every cycle's results in one SQLite (or any SQLAlchemy) database, on real files."""
+"""Issue 6 item 5, issue 16: every cycle's results in one database, on real files and on a real PostgreSQL server
+(the session's, tests/postgres.py): each behaviour that a shared production database needs runs on both."""
 
 from __future__ import annotations
 
 import copy
 import sqlite3
+import threading
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from conftest import REPO, Sheet, run_stages
@@ -50,62 +55,75 @@ def docs(tmp_path_factory) -> dict[str, dict]:
     return {"2026-H1": h1, "2026-Y": annual}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> str:
+    """A new, empty history database: a SQLite file, or a database of its own on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / history.HISTORY_FILE}"
+    return request.getfixturevalue("postgres").create_database()
+
+
 def _file_summary(tmp_path: Path, document: dict) -> dict:
     path = tmp_path / f"{document['cycle']['id']}.json"
     path.write_bytes(to_json(document))
     return previous_summary(path)
 
 
-def _rows(db: Path, cycle_id: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT school_code, score, verdict, status FROM school_results WHERE cycle_id = ? "
-                            "ORDER BY position", (cycle_id,)).fetchall()
+def _rows(url: str, cycle_id: str, office: str = "") -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(
+                "SELECT school_code, score, verdict, status FROM school_results WHERE office = :office "
+                "AND cycle_id = :cycle ORDER BY position"), {"office": office, "cycle": cycle_id})]
+    finally:
+        engine.dispose()
 
 
-def test_previous_summary_from_the_database_equals_the_file_based_one(tmp_path, docs):
-    db = tmp_path / "out"
+def test_previous_summary_from_the_database_equals_the_file_based_one(tmp_path, docs, db):
     for doc in docs.values():
         history.record_cycle(db, doc)
-    assert (db / "history.sqlite").is_file()
     for cycle_id, doc in docs.items():
         assert history.previous_summary(db, "2026-Z", cycle_id) == _file_summary(tmp_path, doc)
     assert history.previous_summary(db, "2026-Y", "2025-Y") is None  # never recorded
     assert history.previous_summary(db, "2026-Y", "2026-Y") is None  # a cycle is not its own previous
+    assert history.load_document(db, "2026-H1") == docs["2026-H1"]
 
 
-def test_the_database_is_sqlite_in_wal_mode_with_one_row_per_school(tmp_path, docs):
-    db = tmp_path / "history.sqlite"
-    history.record_cycle(f"sqlite:///{db}", docs["2026-H1"])
+def test_an_output_folder_gets_sqlite_in_wal_mode_with_one_row_per_school(tmp_path, docs):
+    history.record_cycle(tmp_path / "out", docs["2026-H1"])
+    db = tmp_path / "out" / "history.sqlite"
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        head = conn.execute("SELECT id, kind, input_sha256, config_checksum, recorded_at FROM cycles").fetchall()
+        head = conn.execute("SELECT office, id, kind, input_sha256, config_checksum, recorded_at "
+                            "FROM cycles").fetchall()
     doc = docs["2026-H1"]
-    assert head[0][:4] == ("2026-H1", "H1", doc["input"]["sha256"], doc["config"]["checksum"]) and head[0][4]
-    assert [r[0] for r in _rows(db, "2026-H1")] == [s["school_code"] for s in doc["schools"]]
-    assert history.load_document(f"sqlite:///{db}", "2026-H1") == doc
+    assert head[0][:5] == ("", "2026-H1", "H1", doc["input"]["sha256"], doc["config"]["checksum"]) and head[0][5]
+    assert [r[0] for r in _rows(f"sqlite:///{db}", "2026-H1")] == [s["school_code"] for s in doc["schools"]]
 
 
-def test_rerecording_a_cycle_replaces_only_that_cycle(tmp_path, docs):
-    engine = history.open_history(tmp_path)
+def test_rerecording_a_cycle_replaces_only_that_cycle(docs, db):
+    engine = history.open_history(db)
     history.record_cycle(engine, docs["2026-H1"])
     history.record_cycle(engine, docs["2026-Y"])
-    before_y = _rows(tmp_path / "history.sqlite", "2026-Y")
+    before_y = _rows(db, "2026-Y")
     changed = copy.deepcopy(docs["2026-H1"])
     changed["schools"] = changed["schools"][:2]
     changed["schools"][0]["score"] = 12.5
     changed["kpis"]["expected"] = 2
     history.record_cycle(engine, changed)
-    rows = _rows(tmp_path / "history.sqlite", "2026-H1")
+    rows = _rows(db, "2026-H1")
     assert len(rows) == 2 and rows[0][1] == 12.5
-    assert _rows(tmp_path / "history.sqlite", "2026-Y") == before_y
+    assert _rows(db, "2026-Y") == before_y
     assert history.previous_summary(engine, "2026-Y", "2026-H1")["kpis"]["expected"] == 2
     assert [c["id"] for c in history.recorded_cycles(engine)] == ["2026-H1", "2026-Y"]
+    engine.dispose()
 
 
-def test_a_failure_mid_transaction_leaves_the_previous_rows(tmp_path, docs, monkeypatch):
-    engine = history.open_history(tmp_path)
+def test_a_failure_mid_transaction_leaves_the_previous_rows(docs, db, monkeypatch):
+    engine = history.open_history(db)
     history.record_cycle(engine, docs["2026-H1"])
-    before = _rows(tmp_path / "history.sqlite", "2026-H1")
+    before = _rows(db, "2026-H1")
     real_insert = history.school_results.insert
 
     class Killed(Exception):
@@ -120,17 +138,65 @@ def test_a_failure_mid_transaction_leaves_the_previous_rows(tmp_path, docs, monk
     with pytest.raises(Killed):
         history.record_cycle(engine, changed)
     monkeypatch.setattr(history.school_results, "insert", real_insert)
-    assert _rows(tmp_path / "history.sqlite", "2026-H1") == before
+    assert _rows(db, "2026-H1") == before
     assert history.previous_summary(engine, "x", "2026-H1")["kpis"] == docs["2026-H1"]["kpis"]
+    engine.dispose()
 
 
-def test_school_trend_is_in_cycle_order(tmp_path, docs):
-    engine = history.open_history(tmp_path)
+def _together(*calls) -> list[BaseException | None]:
+    """Run the calls in threads released at the same instant; what each raised (None: it returned)."""
+    gate, raised = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(i: int, call) -> None:
+        gate.wait()
+        try:
+            call()
+        except BaseException as exc:  # noqa: B036 (reported to the test, which names it)
+            raised[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return raised
+
+
+def test_two_units_record_the_same_cycle_at_once_each_under_its_own_name(docs, db):
+    history.record_cycle(db, docs["2026-H1"], office="Bắc")  # the tables exist: this is about the rows
+    south = copy.deepcopy(docs["2026-H1"])
+    south["schools"] = south["schools"][:2]
+    south["kpis"]["expected"] = 2
+    north = copy.deepcopy(docs["2026-H1"])
+    north["kpis"]["expected"] = 7
+    raised = _together(lambda: history.record_cycle(db, north, office="Bắc"),
+                       lambda: history.record_cycle(db, south, office="Nam"),
+                       lambda: history.record_cycle(db, docs["2026-H1"], office="Nam"))  # Nam twice at once
+    assert raised == [None, None, None]
+    assert history.load_document(db, "2026-H1", office="Bắc") == north
+    assert history.load_document(db, "2026-H1", office="Nam") in (south, docs["2026-H1"])  # one of them, whole
+    nam = history.load_document(db, "2026-H1", office="Nam")
+    assert [r[0] for r in _rows(db, "2026-H1", "Nam")] == [s["school_code"] for s in nam["schools"]]
+    assert history.load_document(db, "2026-H1") is None  # a lone office's history is a third one
+    assert history.previous_summary(db, "2026-Y", "2026-H1", office="Bắc")["kpis"]["expected"] == 7
+
+
+def test_writers_racing_to_create_the_tables_all_get_through(docs, db):
+    offices = ["Bắc", "Nam", "Đông", "Tây"]
+    raised = _together(*(lambda o=o: history.record_cycle(db, docs["2026-H1"], office=o) for o in offices))
+    assert raised == [None] * len(offices)
+    for office in offices:
+        assert history.load_document(db, "2026-H1", office=office) == docs["2026-H1"]
+
+
+def test_school_trend_is_in_cycle_order(docs, db):
+    engine = history.open_history(db)
     earlier = copy.deepcopy(docs["2026-Y"])  # last year's annual cycle, recorded after this year's
     earlier["cycle"] |= {"id": "2025-Y", "period_start": "2024-11-16", "period_end": "2025-11-15"}
     earlier["schools"][0]["score"] = 40.0
     for doc in (docs["2026-Y"], docs["2026-H1"], earlier):
         history.record_cycle(engine, doc)
+    history.record_cycle(engine, docs["2026-H1"], office="another office")  # never mixed into this one's trend
     code = docs["2026-H1"]["schools"][0]["school_code"]
     trend = history.school_trend(engine, code)
     assert [t["cycle"] for t in trend] == ["2025-Y", "2026-H1", "2026-Y"]
@@ -144,12 +210,14 @@ def test_school_trend_is_in_cycle_order(tmp_path, docs):
     assert [t["cycle"] for t in history.school_trend(engine, code, before="2026-11-15")] == ["2025-Y", "2026-H1"]
     assert history.school_trends(engine, [code])[code] == trend
     assert history.school_trend(engine, "NOPE") == []
+    assert [t["cycle"] for t in history.school_trend(engine, code, office="another office")] == ["2026-H1"]
     # with no id named, the previous cycle is the latest recorded one of the same kind
     assert history.previous_summary(engine, "2026-Y", None)["cycle"] == "2025-Y"
+    engine.dispose()
 
 
-def test_a_cycle_is_loaded_back_with_its_run(tmp_path, docs):
-    engine = history.open_history(tmp_path)
+def test_a_cycle_is_loaded_back_with_its_run(docs, db):
+    engine = history.open_history(db)
     run = {"started_at": "2026-06-10T07:00:00+07:00", "timings": {"read": 0.5}}
     history.record_cycle(engine, docs["2026-H1"], run=run)
     history.record_cycle(engine, docs["2026-Y"])
@@ -157,17 +225,54 @@ def test_a_cycle_is_loaded_back_with_its_run(tmp_path, docs):
     document, recorded = history.load_cycle(engine, "2026-Y")
     assert document == docs["2026-Y"] and recorded["timings"] == {} and recorded["started_at"]
     assert history.load_cycle(engine, "2030-H1") is None
+    engine.dispose()
 
 
-def test_a_database_from_before_the_run_column_gets_it(tmp_path, docs):
-    db = tmp_path / "history.sqlite"
-    with sqlite3.connect(db) as conn:  # the cycles table as the first release created it
-        conn.execute("CREATE TABLE cycles (id VARCHAR(32) PRIMARY KEY, kind VARCHAR(16) NOT NULL, label TEXT, "
-                     "period_start VARCHAR(10), period_end VARCHAR(10), kpis JSON NOT NULL, input_sha256 VARCHAR(64), "
-                     "config_checksum VARCHAR(128), recorded_at DATETIME NOT NULL, document BLOB)")
-    run = {"started_at": "2026-06-10T07:00:00+07:00", "timings": {}}
-    history.record_cycle(f"sqlite:///{db}", docs["2026-H1"], run=run)
-    assert history.load_cycle(f"sqlite:///{db}", "2026-H1") == (docs["2026-H1"], run)
+def _first_release_tables(engine: sa.Engine) -> tuple[sa.Table, sa.Table]:
+    """The tables as the first release created them: one office, no `office` and no `run` column."""
+    old = sa.MetaData()
+    cycles = sa.Table("cycles", old, sa.Column("id", sa.String(32), primary_key=True),
+                      sa.Column("kind", sa.String(16), nullable=False), sa.Column("label", sa.Text),
+                      sa.Column("period_start", sa.String(10)), sa.Column("period_end", sa.String(10)),
+                      sa.Column("kpis", sa.JSON, nullable=False), sa.Column("input_sha256", sa.String(64)),
+                      sa.Column("config_checksum", sa.String(128)),
+                      sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+                      sa.Column("document", sa.LargeBinary))
+    results = sa.Table("school_results", old,
+                       sa.Column("cycle_id", sa.String(32), sa.ForeignKey("cycles.id", ondelete="CASCADE"),
+                                 primary_key=True),
+                       sa.Column("school_code", sa.String(64), primary_key=True),
+                       sa.Column("position", sa.Integer, nullable=False),
+                       *(sa.Column(c.name, c.type) for c in history.school_results.c
+                         if c.name not in ("office", "cycle_id", "school_code", "position")))
+    sa.Index("ix_school_results_school", results.c.school_code)
+    old.create_all(engine)
+    return cycles, results
+
+
+def test_a_database_from_an_earlier_release_keeps_its_history(docs, db):
+    """Tables from before `run` and `office`: the first run of this release rebuilds them, every row kept."""
+    engine = sa.create_engine(db)
+    old_cycles, old_results = _first_release_tables(engine)
+    doc = docs["2026-H1"]
+    with engine.begin() as conn:
+        conn.execute(old_cycles.insert(), {"id": "2026-H1", "kind": "H1", "label": doc["cycle"]["label"],
+                                           "period_start": doc["cycle"]["period_start"],
+                                           "period_end": doc["cycle"]["period_end"], "kpis": doc["kpis"],
+                                           "recorded_at": datetime.now(UTC),
+                                           "document": zlib.compress(orjson.dumps(doc))})
+        conn.execute(old_results.insert(), [{"cycle_id": "2026-H1", "school_code": s["school_code"], "position": i,
+                                             "score": s["score"], "verdict": s["verdict"], "status": s["status"]}
+                                            for i, s in enumerate(doc["schools"])])
+    engine.dispose()
+    assert history.load_document(db, "2026-H1") == doc
+    assert history.previous_summary(db, "2026-Y", "2026-H1") == {
+        "cycle": "2026-H1", "kpis": doc["kpis"],
+        "schools": {s["school_code"]: {"score": s["score"], "verdict": s["verdict"], "rank": None}
+                    for s in doc["schools"]}}
+    run = {"started_at": "2026-11-10T07:00:00+07:00", "timings": {}}
+    history.record_cycle(db, docs["2026-Y"], run=run, office="Bắc")
+    assert history.load_cycle(db, "2026-Y", office="Bắc") == (docs["2026-Y"], run)
 
 
 def test_history_url_from_the_environment(tmp_path, monkeypatch):
@@ -270,3 +375,79 @@ def test_report_is_rendered_again_from_the_database_alone(two_cycles):
     with pytest.raises(AnttError, match="no history database"):
         rerender_cycle("2026-Y", None, out / "elsewhere")
     assert not (out / "elsewhere").exists()
+
+
+def test_antt_report_renders_a_unit_s_cycle_from_the_database_alone_into_an_empty_folder(docs, db, tmp_path):
+    """The history is all a machine needs: no source, no output folder, only ANTT_HISTORY_URL."""
+    from test_cli import antt
+
+    run = {"started_at": "2026-11-10T07:00:00+07:00", "timings": {"read": 0.25}}
+    history.record_cycle(db, docs["2026-H1"], office="Phòng GD&ĐT Bắc")
+    history.record_cycle(db, docs["2026-Y"], run=run, office="Phòng GD&ĐT Bắc")
+    empty = tmp_path / "empty"
+    done = antt("report", "--cycle", "2026-Y", "--office", "Phòng GD&ĐT Bắc", "--out", str(empty),
+                extra_env={history.URL_ENV: db})
+    assert done.returncode == 0, done.stderr
+    folder = empty / "2026-Y"
+    assert done.stdout.strip() == str((folder / "report.html").resolve())
+    assert (folder / "results.json").read_bytes() == to_json(docs["2026-Y"])
+    assert "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO" in (folder / "report.html").read_text(encoding="utf-8")
+    code = docs["2026-Y"]["schools"][0]["school_code"]
+    card = (folder / "schools" / f"{code}.html").read_text(encoding="utf-8")
+    assert "2026-H1" in card[card.index("Kết quả qua các kỳ"):]  # the earlier cycle, from the database
+    assert not (empty / history.HISTORY_FILE).exists()  # the database named by the URL, none in the folder
+
+
+def test_a_history_database_that_cannot_be_reached_stops_a_run_in_one_line(postgres, sheet, tmp_path):
+    from test_cli import antt, assert_one_line_error
+
+    sheet.add("MN01")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    closed = postgres.url("antt", password="s3cret-pw").replace(f":{postgres.port}/", f":{_closed_port()}/")
+    done = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "out"),
+                extra_env={history.URL_ENV: closed})
+    assert_one_line_error(done, history.shown(closed), history.URL_ENV)
+    assert "s3cret-pw" not in done.stderr + done.stdout
+    assert not (tmp_path / "out" / "2026-H1").exists()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, never listening: connections to it are refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_database_user_without_the_right_to_create_tables_is_told_the_grant(postgres, docs, sheet, tmp_path):
+    from test_cli import antt, assert_one_line_error
+
+    owner_url = postgres.create_database("locked")
+    password = postgres.create_role("reader")
+    reader_url = postgres.url("locked", user="reader", password=password)
+    sheet.add("MN01")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    done = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "out"),
+                extra_env={history.URL_ENV: reader_url})
+    assert_one_line_error(done, "GRANT CREATE ON SCHEMA public TO reader", history.shown(reader_url))
+    assert not (tmp_path / "out" / "2026-H1").exists()
+    assert sa.inspect(sa.create_engine(owner_url)).get_table_names() == []  # nothing half-made
+
+    history.open_history(owner_url).dispose()  # the owner creates the tables once; reading needs SELECT …
+    grant = "GRANT SELECT, INSERT, DELETE ON cycles, school_results, rollups TO reader"
+    with pytest.raises(history.HistoryError, match=grant):
+        history.record_cycle(reader_url, docs["2026-H1"])
+    postgres.execute(grant, database="locked")
+    history.record_cycle(reader_url, docs["2026-H1"])  # … and then the reader records like anyone
+    assert history.load_document(owner_url, "2026-H1") == docs["2026-H1"]
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("postgresql+asyncpg://antt:pw@127.0.0.1:5432/antt", "postgresql+psycopg://"),
+    ("postgres ql://nowhere", "postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"),
+    ("mysql+nosuchdriver://antt:pw@127.0.0.1/antt", "mysql+nosuchdriver://antt:***@127.0.0.1/antt"),
+])
+def test_a_url_that_names_no_usable_database_is_one_line(url, fragment):
+    with pytest.raises(history.HistoryError) as raised:
+        history.open_history(url)
+    assert fragment in str(raised.value) and "\n" not in str(raised.value) and ":pw@" not in str(raised.value)
