@@ -1,7 +1,8 @@
 """A fake Google Sheets API v4 on 127.0.0.1 for tests: a real HTTP server speaking the real wire format.
 
 It serves an OAuth token endpoint (JWT-bearer grant, signature checked), `spreadsheets.get`, `values.get` and
-`values.batchGet` over worksheets given as lists of rows, injects faults on demand, and records every request.
+`values.batchGet` over worksheets given as lists of rows, injects faults on demand, records every request, and
+counts how many it is answering at once (`most_at_once`: what a quota shared by several clients has to bound).
 
     with FakeSheets() as fake:
         fake.add_spreadsheet("KEY", {"Form Responses 1": [["Timestamp", "A1. Trường"], [DateCell(...), "MN01"]]})
@@ -90,6 +91,8 @@ class FakeSheets:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.tokens: set[str] = set()
+        self.at_once = 0  # requests received and not yet answered
+        self.most_at_once = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -186,6 +189,8 @@ class FakeSheets:
         with self._lock:
             self.requests.append(rec)
             self._handlers.append(threading.current_thread())
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
             for fault in self.faults:
                 if fault.times == 0 or not _matches(fault.on, rec.kind):
                     continue
@@ -266,16 +271,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         form = parse_qs(self.rfile.read(length).decode()) if length else {}
         fault = fake._record(rec)
-        if fault is not None and fault.delay:
-            fake._stopping.wait(fault.delay)
-        if fault is not None and (fault.status != 200 or fault.body is not None):
-            status = fault.status
-            body = fault.body if fault.body is not None else json.dumps(_error(status)[1]).encode()
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-        else:
-            status, payload = fake._token(form, rec) if rec.kind == "token" else fake._api(rec)
-            body, headers = json.dumps(payload, ensure_ascii=False).encode(), {}
-        rec.status = status
+        try:
+            if fault is not None and fault.delay:
+                fake._stopping.wait(fault.delay)
+            if fault is not None and (fault.status != 200 or fault.body is not None):
+                status = fault.status
+                body = fault.body if fault.body is not None else json.dumps(_error(status)[1]).encode()
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            else:
+                status, payload = fake._token(form, rec) if rec.kind == "token" else fake._api(rec)
+                body, headers = json.dumps(payload, ensure_ascii=False).encode(), {}
+            rec.status = status
+        finally:
+            with fake._lock:  # counted out before the client can read the answer, so never counted twice
+                fake.at_once -= 1
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")

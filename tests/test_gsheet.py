@@ -370,3 +370,58 @@ def test_antt_run_fails_cleanly_when_the_sheet_is_refused_or_unknown(prefect_api
                 api_url=prefect_api_url, extra_env=env)
     assert_one_line_error(proc, "gsheet:e2eKEY", fragment)
     assert not (tmp_path / "o" / "2026-H1").exists()
+
+
+def _read_at_once(fake, sheet, tmp_path, units: int) -> list[BaseException | None]:
+    """`units` units reading their own sheets at the same instant, each in its own thread (as the province's units
+    do), with this thread's Prefect settings; what each raised."""
+    import contextvars
+    import threading
+
+    gate, raised = threading.Barrier(units), [None] * units
+    for i in range(units):
+        fake.add_spreadsheet(f"{KEY}{i}", {"Form Responses 1": responses(sheet)})
+
+    def read(i: int) -> None:
+        gate.wait()
+        try:  # no timeout here: a request given up on would free its slot while the fake still counts it
+            fetch_sheet(f"gsheet:{KEY}{i}", tmp_path / f"unit-{i}", timeout=60.0, max_delay=60.0)
+        except BaseException as exc:  # noqa: B036 (handed to the test)
+            raised[i] = exc
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(read, i)) for i in range(units)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return raised
+
+
+@pytest.mark.flow
+def test_units_reading_at_once_never_hold_more_requests_than_the_google_api_limit(prefect_api_url, fake, sheet,
+                                                                                   tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from antt.sources.quota import GOOGLE_API_LIMIT, ensure_google_api_limit
+
+    sheet.add("MN01")
+    fake.slow(0.3)  # every request takes a while, so the four units' requests would overlap
+    ensure_google_api_limit(2)
+    try:
+        assert _read_at_once(fake, sheet, tmp_path, units=4) == [None] * 4
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(GOOGLE_API_LIMIT)
+    # per unit a token, the metadata twice (gspread's open, then the worksheet's) and one batch: none retried
+    assert [len(fake.of_kind(k)) for k in ("token", "metadata", "values")] == [4, 8, 4]
+    assert fake.most_at_once == 2  # the limit, reached and never passed
+
+
+def test_without_a_prefect_server_units_read_without_the_limit(fake, sheet, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    sheet.add("MN01")
+    fake.slow(0.3)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert _read_at_once(fake, sheet, tmp_path, units=4) == [None] * 4
+    assert fake.most_at_once > 2

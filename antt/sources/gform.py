@@ -34,6 +34,7 @@ from antt.errors import InputError
 from antt.i18n import _
 from antt.sources import google
 from antt.sources.archive import ArchivedInput, archive_bytes, receipts
+from antt.sources.quota import google_api_slot
 from antt.sources.raw import RawTable
 
 SCOPES = ("https://www.googleapis.com/auth/forms.body.readonly",
@@ -174,8 +175,9 @@ class _ApiError(Exception):
 
 def _get(session, url: str, params: dict, timeout: float) -> dict:
     """One GET of the Forms API as a JSON object (an HTTP error raises _ApiError, a body that is not JSON
-    ValueError)."""
-    response = session.get(url, params=params, timeout=timeout)
+    ValueError), inside a slot of the `google-api` limit (antt.sources.quota)."""
+    with google_api_slot():  # each attempt holds a slot of the shared quota; waits between attempts do not
+        response = session.get(url, params=params, timeout=timeout)
     if response.status_code >= 400:
         raise _ApiError(response)
     data = response.json()

@@ -28,6 +28,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any
 from antt.errors import InputError
 from antt.sources import google
 from antt.sources.archive import ArchivedInput, archive_bytes, receipts
+from antt.sources.quota import google_api_slot
 from antt.sources.raw import RawTable
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
@@ -124,7 +125,8 @@ def last_snapshot(spec: str, out: Path) -> ArchivedInput | None:
 
 
 class _SheetsHTTP(gspread.HTTPClient):
-    """gspread's HTTP client with the Sheets API root moved to `endpoint`, and every request retried by `retrying`."""
+    """gspread's HTTP client with the Sheets API root moved to `endpoint`, every request retried by `retrying`, and
+    every attempt inside a slot of the `google-api` limit (antt.sources.quota)."""
 
     def __init__(self, auth, session=None, *, endpoint: str, retrying: Retrying) -> None:
         super().__init__(auth, session)
@@ -134,7 +136,11 @@ class _SheetsHTTP(gspread.HTTPClient):
     def request(self, method: str, endpoint: str, *args, **kwargs) -> requests.Response:
         if endpoint.startswith(SPREADSHEETS_API_V4_BASE_URL):
             endpoint = self.endpoint + endpoint.removeprefix(SPREADSHEETS_API_V4_BASE_URL)
-        return self.retrying(super().request, method, endpoint, *args, **kwargs)
+        return self.retrying(self._attempt, method, endpoint, *args, **kwargs)
+
+    def _attempt(self, *args, **kwargs) -> requests.Response:
+        with google_api_slot():  # each attempt holds a slot of the shared quota; waits between attempts do not
+            return super().request(*args, **kwargs)
 
 
 def _transient(exc: BaseException) -> bool:
