@@ -17,6 +17,8 @@ from rich.table import Table
 
 from antt import i18n
 from antt.errors import AnttError
+from antt.i18n import _
+from antt.sources.quota import DEFAULT_SLOTS
 
 
 def _office_language(argv: list[str]) -> str | None:
@@ -104,8 +106,11 @@ def _with_progress(cycle: str, run):
 
 def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path) -> dict:
     from antt import pipeline
+    from antt.store import history
 
     pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
+    with history.connected(out):  # a history database that cannot take the results stops the run before it starts
+        pass
     from antt.flows.cycle import run_cycle  # importing Prefect takes seconds: only once the input is usable
 
     with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded and read
@@ -268,6 +273,9 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
            schools: SchoolsOpt = None,
            dry_run: Annotated[Path | None, typer.Option("--dry-run", help="With --send/--send-scorecards: write "
                                                          "the messages as .eml files here; send nothing.")] = None,
+           office: Annotated[str, typer.Option("--office", help=_("A province unit's name (units file): render "
+                                                                  "its cycle from the shared history database."))]
+           = "",
            ) -> None:
     """Render a cycle's report (report.html, report.docx), unit pages and scorecards again from the history database
     (no source is read) and print the report's path; with --pdf also print the official report to
@@ -284,7 +292,7 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     cycle_id = resolve_cycle(cycle, cfg.cycles).id  # a configured cycle before it names a lock file
     mail = _report_mail(cfg, cycle_id, out, schools, dry_run, send, send_scorecards)  # fails before rendering
     with cycle_lock(out, cycle_id, job="report"):  # a run would swap the folder; two sends would both mail
-        html = rerender_cycle(cycle_id, config, out, pdf=pdf)
+        html = rerender_cycle(cycle_id, config, out, pdf=pdf, office=office)
         sent = mail.send(html.parent, report=send, scorecards=send_scorecards) if mail else None
     if sent is not None:
         _report_mail_summary(html.parent.name, sent)
@@ -348,6 +356,13 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
            analyst: Annotated[str | None, typer.Option(help="Analyst address for the reminder summary.")] = None,
            units: Annotated[Path | None, typer.Option(help="Units file (see config/units.example.yaml): also "
                                                               "deploy the province roll-up.")] = None,
+           google_api_slots: Annotated[int, typer.Option(
+               "--google-api-slots", min=1, help=_("Requests to Google APIs in flight at once, all runs together "
+                                                   "(the google-api concurrency limit)."))] = DEFAULT_SLOTS,
+           lost_after: Annotated[int | None, typer.Option(
+               "--lost-after", min=60, help=_("Seconds without a heartbeat after which a run's worker counts as lost "
+                                              "and the run as Crashed (default 300); keep it well above the "
+                                              "workers' PREFECT_FLOWS_HEARTBEAT_FREQUENCY."))] = None,
            ) -> None:
     """Create or update the deployments (cron schedules in the office's time zone) on the Prefect server named by
     PREFECT_API_URL. Paths are stored absolute; credentials stay in the worker's environment."""
@@ -356,8 +371,9 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
     table = Table(title=f"Deployments on work pool {pool!r}")
     table.add_column("deployment")
     table.add_column("schedules")
-    for row in apply_deployments(source, schools, config, out, pool=pool, analyst=analyst,
-                                 units=units):
+    for row in apply_deployments(source, schools, config, out, pool=pool, analyst=analyst, units=units,
+                                 google_api_slots=google_api_slots,
+                                 **({"lost_after_s": lost_after} if lost_after else {})):
         table.add_row(row["name"], "\n".join(row["schedules"]) or "by hand")
     out_console.print(table)
     console.print("Start a worker with `prefect worker start --pool " + pool + "`; run one now with "

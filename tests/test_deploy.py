@@ -1,14 +1,17 @@
-"""Deployments: the schedule plan from config, and the real pieces end to end: `prefect server start`, a process
-worker, `antt deploy`, `prefect deployment run`, a Completed run, its report and its artifacts."""
+"""Deployments: the schedule plan from config, and the real pieces end to end: `prefect server start` on the
+session's PostgreSQL, process workers, `antt deploy`, `prefect deployment run`, a Completed run, its report and its
+artifacts; and the province fanned out over two workers, one of them killed mid-unit."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import yaml
+from conftest import REPO, Sheet
 
 from antt.config import MonthDay
 from antt.cycles import cycle_on, resolve_cycle, run_days
@@ -97,6 +102,63 @@ def test_a_scheduled_run_works_out_its_cycle_from_the_date(config, kind, day, ex
     assert cycle_on(kind, day, config.cycles) == expected
 
 
+def _unit_file(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """A systemd unit as {section: [(key, value), …]} (keys repeat: Environment=)."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), [])
+        else:
+            key, _, value = line.partition("=")
+            current.append((key.strip(), value.strip()))
+    return sections
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("unit", ["prefect-server.service", "antt-worker.service"])
+def test_the_systemd_units_start_commands_that_exist_with_options_they_take(unit):
+    service = dict(_unit_file(REPO / "deploy" / unit)["Service"])
+    argv = shlex.split(service["ExecStart"])
+    program = Path(argv[0])
+    assert program.parent == Path("/srv/antt/.venv/bin") and (BIN / program.name).is_file()  # the install layout
+    words = [a for a in argv[1:] if not a.startswith("-")][:2]  # `server start`, `worker start`
+    shown = subprocess.run([str(BIN / program.name), *words, "--help"], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "200"}, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    for option in (a.split("=")[0] for a in argv if a.startswith("--")):
+        assert option in shown.stdout, f"{unit}: {program.name} {' '.join(words)} has no {option}"
+    template = REPO / "deploy" / (Path(service["EnvironmentFile"].lstrip("-")).stem + ".env.example")
+    assert template.is_file(), f"{unit} reads {service['EnvironmentFile']}: no template {template.name}"
+
+
+def test_the_environment_templates_name_only_settings_that_exist():
+    import prefect.settings
+
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "antt").rglob("*.py"))
+    units = [_unit_file(REPO / "deploy" / u)["Service"] for u in ("prefect-server.service", "antt-worker.service")]
+    inline = [v.split("=", 1)[0] for service in units for k, v in service if k == "Environment"]
+    for name in [*inline, *(n for f in (REPO / "deploy").glob("*.env.example") for n in _env_file(f))]:
+        if name.startswith("PREFECT_"):
+            assert getattr(prefect.settings, name, None) is not None, f"{name} is not a Prefect setting"
+        else:
+            assert name.startswith("ANTT_") and f'"{name}"' in code, f"{name} is read nowhere in antt"
+    worker = _env_file(REPO / "deploy" / "worker.env.example")
+    assert worker["ANTT_HISTORY_URL"].startswith("postgresql+psycopg://")
+    assert _env_file(REPO / "deploy" / "server.env.example")["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith(
+        "postgresql+asyncpg://")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for f in sorted((REPO / "deploy").iterdir()):
+        assert f"deploy/{f.name}" in readme, f"README does not point to deploy/{f.name}"
+
+
 def _free_port() -> int:
     import socket
 
@@ -123,12 +185,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    """`prefect server start` on a free loopback port with a throwaway PREFECT_HOME; yields the environment
-    every client subprocess needs, and stops the server whatever happens."""
+def prefect_server(postgres, tmp_path_factory):
+    """`prefect server start` on a free loopback port, its state in a database of the session's PostgreSQL (as the
+    operations guide sets it up), with a throwaway PREFECT_HOME; yields the environment every client subprocess
+    needs, and stops the server whatever happens."""
     home = tmp_path_factory.mktemp("prefect-home")
     url = f"http://127.0.0.1:{_free_port()}/api"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": url,
+           "PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres.create_database("prefect", driver="asyncpg"),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
            "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
     env.pop("PREFECT_PROFILES_PATH", None)
@@ -220,7 +284,136 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
           for s in by_name["scheduled-cycle/H1"]["schedules"]}
     assert h1 == {"0 7 10 6 *": ("Asia/Ho_Chi_Minh", {}), "0 7 14 6 *": ("Asia/Ho_Chi_Minh", {"send_report": True})}
     assert by_name["run-cycle/manual"]["parameters"]["source"] == str(source.resolve())
+    limit = httpx.get(f"{url}/v2/concurrency_limits/google-api", timeout=5).json()
+    assert (limit["limit"], limit["active"]) == (2, True)  # `antt deploy`'s default
+    [lost] = httpx.post(f"{url}/automations/filter", json={}, timeout=5).json()
+    assert lost["name"] == "antt: crash runs whose worker was lost" and lost["trigger"]["within"] == 300
     print(f"server+worker end to end: {time.monotonic() - started:.1f}s after the server was up")
+
+
+UNITS = {"Phòng GD&ĐT A": ["MN01", "TH01"], "Phòng GD&ĐT B": ["THCS01"], "Phòng GD&ĐT C": ["MN02", "TH02"],
+         "Phòng GD&ĐT D": ["THCS02", "TH03"]}
+DOOMED = "Phòng GD&ĐT D"  # its worker is killed while it runs
+LOST_AFTER_S = 60  # `antt deploy --lost-after` (its minimum); the workers beat every 30 s (Prefect's minimum)
+FANOUT_TIMEOUT_S = 300  # generous: four units on two busy cores; a passing run waits only as long as it must
+
+
+def _units_file(root: Path, config, registry) -> Path:
+    """Four small units, each with its own export, registry and output folder."""
+    lines = (REPO / "config" / "schools.csv").read_text(encoding="utf-8").splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("school_code,"))
+    entries = []
+    for i, (name, codes) in enumerate(UNITS.items()):
+        folder = root / f"unit-{i}"
+        folder.mkdir()
+        sheet = Sheet(config, registry)
+        for code in codes:
+            sheet.add(code)
+        sheet.write_csv(folder / "responses.csv")
+        (folder / "schools.csv").write_text("\n".join([lines[header]] + [
+            line for line in lines[header + 1:] if line.split(",", 1)[0] in codes]) + "\n", encoding="utf-8")
+        entries.append({"name": name, "source": f"unit-{i}/responses.csv", "registry": f"unit-{i}/schools.csv",
+                        "out": f"out/unit-{i}"})
+    (root / "units.yaml").write_text(yaml.safe_dump({"units": entries}, allow_unicode=True), encoding="utf-8")
+    return root / "units.yaml"
+
+
+def _unit_runs(url: str) -> dict[str, dict]:
+    """The latest `run-cycle` flow run of each unit, by unit name (its `office` parameter)."""
+    runs = httpx.post(f"{url}/flow_runs/filter", json={"sort": "EXPECTED_START_TIME_ASC"}, timeout=5).json()
+    return {r["parameters"]["office"]: r for r in runs if r["parameters"].get("office")}
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _in_thread(call) -> tuple[threading.Thread, dict]:
+    """Run `call` in a thread with this thread's Prefect settings; its result or exception lands in the dict."""
+    import contextvars
+
+    done: dict = {}
+
+    def run() -> None:
+        try:
+            done["result"] = call()
+        except BaseException as exc:  # noqa: B036 (handed to the test)
+            done["error"] = exc
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,))
+    thread.start()
+    return thread, done
+
+
+@pytest.mark.deploy
+def test_the_province_fans_out_over_two_workers_and_redoes_the_unit_of_a_lost_one(
+        prefect_server, postgres, config, registry, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from antt.flows.province import province
+    from antt.store import history
+
+    started = time.monotonic()
+    history_url = postgres.create_database("history")
+    env = prefect_server | {history.URL_ENV: history_url, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
+    url = env["PREFECT_API_URL"]
+    units_file = _units_file(tmp_path, config, registry)
+    _cli([str(BIN / "antt"), "deploy", "--source", "unit-0/responses.csv", "--out", "out", "--units", "units.yaml",
+          "--lost-after", str(LOST_AFTER_S)], env, tmp_path)
+    workers = {name: _start([str(BIN / "prefect"), "worker", "start", "--pool", "antt", "--type", "process",
+                             "--name", name, "--limit", "1"], env, tmp_path / f"{name}.log") for name in ("w1", "w2")}
+    monkeypatch.setenv(history.URL_ENV, history_url)  # the province reads the units' results from there
+
+    def run_province() -> dict:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            return province(units_file=str(units_file), cycle="2026-H1", out=str(tmp_path / "out"),
+                            deployment="run-cycle/manual", wait_minutes=5)
+
+    try:
+        thread, first = _in_thread(run_province)
+        deadline = time.monotonic() + FANOUT_TIMEOUT_S
+        while (run := _unit_runs(url).get(DOOMED)) is None or run["state"]["type"] != "RUNNING" \
+                or not run["infrastructure_pid"]:
+            assert time.monotonic() < deadline and thread.is_alive(), f"{DOOMED} never ran: {first}"
+            time.sleep(0.2)
+        unit_pid = int(run["infrastructure_pid"])
+        killed = next(name for name, w in workers.items() if w.pid == _parent(unit_pid))
+        os.killpg(workers[killed].pid, signal.SIGKILL)  # the worker and its machine are gone, as in a power cut
+        os.kill(unit_pid, signal.SIGKILL)
+        workers[killed].wait(timeout=10)
+        thread.join(timeout=FANOUT_TIMEOUT_S + 2 * LOST_AFTER_S)
+        assert "result" in first, first
+
+        doc = json.loads((tmp_path / "out" / "province" / "2026-H1" / "province.json").read_text(encoding="utf-8"))
+        assert [(u["name"], u["ok"]) for u in doc["units"]] == [(n, n != DOOMED) for n in UNITS]
+        [lost] = doc["failed"]
+        assert lost["name"] == DOOMED and lost["reason"].startswith("Crashed:") and str(LOST_AFTER_S) in lost["reason"]
+        runs = _unit_runs(url)
+        ran_on = {name: [r for r in runs.values() if f"flow run '{r['id']}'" in (tmp_path / f"{name}.log").read_text()]
+                  for name in workers}
+        assert all(ran_on.values()), f"a worker ran no unit: {ran_on}"  # both workers took a share
+
+        thread, again = _in_thread(run_province)  # the same province, once more: only the lost unit runs
+        thread.join(timeout=FANOUT_TIMEOUT_S)
+        assert again.get("result", {}).get("ran") == [DOOMED], again
+    finally:
+        for worker in workers.values():
+            _stop(worker)
+
+    doc = json.loads((tmp_path / "out" / "province" / "2026-H1" / "province.json").read_text(encoding="utf-8"))
+    assert [(u["name"], u["ok"], u["kept"]) for u in doc["units"]] == [(n, True, n != DOOMED) for n in UNITS]
+    assert {s["reporting_unit"] for s in doc["ranking"]} == set(UNITS)
+    redo = _unit_runs(url)[DOOMED]
+    assert redo["state"]["type"] == "COMPLETED" and redo["id"] != run["id"]
+
+    # The history lives in PostgreSQL: the lost unit's report renders from it alone, into an empty folder.
+    empty = tmp_path / "elsewhere"
+    _cli([str(BIN / "antt"), "report", "--cycle", "2026-H1", "--office", DOOMED, "--out", str(empty)], env, tmp_path)
+    assert "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO" in (empty / "2026-H1" / "report.html").read_text(encoding="utf-8")
+    assert {c["id"] for c in history.recorded_cycles(history_url, office=DOOMED)} == {"2026-H1"}
+    # and so does the Prefect server's state: five unit runs, the lost one among them
+    assert postgres.query("SELECT count(*) FROM flow_run WHERE name LIKE '2026-H1 Phòng%'", "prefect") == [(5,)]
+    print(f"province over two workers, one lost: {time.monotonic() - started:.1f}s")
 
 
 @pytest.mark.flow

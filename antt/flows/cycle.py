@@ -79,13 +79,21 @@ def deliver_report(folder, run: Run):
     return asdict(sent.deliveries[0]), timing
 
 
-@flow(name="run-cycle", flow_run_name="{cycle}", validate_parameters=True,
+def _run_name() -> str:
+    """A run's name: its cycle, and for a province unit the unit's name (`2026-H1 Phòng GD&ĐT Bắc`)."""
+    from prefect.runtime import flow_run
+
+    return " ".join(filter(None, [flow_run.parameters["cycle"], flow_run.parameters.get("office")]))
+
+
+@flow(name="run-cycle", flow_run_name=_run_name, validate_parameters=True,
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
-              out: str = "out", send_report: bool = False) -> dict:
+              out: str = "out", send_report: bool = False, office: str = "") -> dict:
     """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `send_report`, e-mail the
-    leadership report. Returns the folder, stage timings and, when sent, the report's delivery."""
-    run = pipeline.open_run(cycle, schools, config, out)
+    leadership report; `office` is the province unit whose history this is. Returns the folder, stage timings and,
+    when sent, the report's delivery."""
+    run = pipeline.open_run(cycle, schools, config, out, office)
     with cycle_lock(run.out, run.cycle.id):  # one run of a cycle at a time, from raw archive to history
         raw, received, read_time = read(source, run)
         prepared, normalize_time = normalize(raw, run)

@@ -9,6 +9,13 @@ Scheduled runs take no cycle id: `scheduled_cycle` and `scheduled_remind` work i
 deployments without schedules, `run-cycle/manual`, `remind/manual` and (given a units file) `province/manual`, are
 for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.mail.failure`).
 
+`province/manual` fans its units out as runs of `run-cycle/manual`, for every worker of the pool to share. For the
+server as a whole, deploy also sets up what many workers need: the `google-api` global concurrency limit that every
+request to Google holds a slot of (`antt.sources.quota`), and an automation that marks a run Crashed when its
+heartbeats stop (its worker, or the worker's machine, was lost), so that nobody waits on it for ever and the
+province names it and redoes it when run again. Workers send heartbeats every PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+seconds (deploy/worker.env sets 60; Prefect's default is 180), which must be well under `lost_after_s`.
+
 Entry points are module paths (`antt.flows.cycle.run_cycle`) with no pull steps, so a process worker runs the
 installed package; it starts each run in a temporary folder, which is why every path is made absolute here.
 Parameters hold paths and the sheet key only: SMTP and Google credentials stay in the worker's environment.
@@ -29,9 +36,14 @@ from antt.cycles import scheduled_days
 from antt.errors import AnttError
 from antt.flows.cycle import run_cycle
 from antt.flows.remind import remind
+from antt.i18n import _
 from antt.mail.failure import notify_analyst
+from antt.sources.quota import DEFAULT_SLOTS, ensure_google_api_limit
 
 POOL = "antt"
+TAG = "antt"  # every deployment's runs carry it; the lost-worker automation watches only those
+LOST_AFTER_S = 300  # no heartbeat for this long: the run's worker is taken as lost
+LOST_WORKER_AUTOMATION = "antt: crash runs whose worker was lost"
 
 
 @dataclass(frozen=True)
@@ -93,9 +105,12 @@ def _absolute(path: str | Path | None) -> str | None:
 
 def deploy(source: str, schools: str | Path | None = None, config: str | Path | None = None,
            out: str | Path = "out", pool: str = POOL, analyst: str | None = None,
-           units: str | Path | None = None) -> list[dict]:
-    """Create (or update) the work pool and every deployment on the server in PREFECT_API_URL; with `units` (a
-    units file) also `province/manual`. Returns one row per deployment: its full name and its schedules."""
+           units: str | Path | None = None, google_api_slots: int = DEFAULT_SLOTS,
+           lost_after_s: int = LOST_AFTER_S) -> list[dict]:
+    """Create (or update) the work pool, the `google-api` limit (`google_api_slots` requests to Google at once),
+    the lost-worker automation (`lost_after_s` without a heartbeat) and every deployment on the server in
+    PREFECT_API_URL; with `units` (a units file) also `province/manual`, which fans the units out as runs of
+    `run-cycle/manual`. Returns one row per deployment: its full name and its schedules."""
     from prefect.settings import get_current_settings
 
     if not get_current_settings().api.url:
@@ -106,13 +121,16 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
               "schools": _absolute(schools), "config": _absolute(config), "out": _absolute(out)}
     common = {k: v for k, v in common.items() if v is not None}
     _ensure_pool(pool)
+    ensure_google_api_limit(google_api_slots)
+    _ensure_lost_worker_automation(lost_after_s)
 
     planned: list[tuple] = [(run_cycle, "manual", common, []),
                             (remind, "manual", common | ({"analyst": analyst} if analyst else {}), [])]
     if units:
         from antt.flows.province import province
 
-        planned.append((province, "manual", {"units_file": _absolute(units), "out": _absolute(out)}, []))
+        planned.append((province, "manual", {"units_file": _absolute(units), "out": _absolute(out),
+                                             "deployment": f"{run_cycle.name}/manual"}, []))
     plan = schedule_plan(cfg.cycles, cfg.root / "cycles.yaml")
     for kind in cfg.cycles.kinds:
         for target, extra in ((scheduled_remind, {"analyst": analyst} if analyst else {}), (scheduled_cycle, {})):
@@ -121,7 +139,7 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
 
     rows = []
     for target, name, parameters, schedules in planned:
-        deployment = target.to_deployment(name=name, parameters=parameters, schedules=schedules, tags=["antt"],
+        deployment = target.to_deployment(name=name, parameters=parameters, schedules=schedules, tags=[TAG],
                                           work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
         deployment.apply()
         rows.append({"name": f"{target.name}/{name}",
@@ -146,3 +164,39 @@ def _ensure_pool(name: str) -> None:
             return
     if pool.type != ProcessWorker.type:
         raise AnttError(f"work pool {name!r} is of type {pool.type!r}; antt runs on a process pool")
+
+
+def _ensure_lost_worker_automation(lost_after_s: int) -> None:
+    """The automation that marks an antt run Crashed when no heartbeat came for `lost_after_s` seconds (Prefect's
+    "zombie flow" recipe, kept to the runs of antt's deployments); created, or brought up to date."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    final = {f"prefect.flow-run.{state}" for state in ("Completed", "Failed", "Cancelled", "Crashed")}
+    automation = Automation(
+        name=LOST_WORKER_AUTOMATION,
+        description=_("Marks an antt run Crashed when its worker stops sending heartbeats."),
+        trigger=EventTrigger(
+            # from Running on, not only from the first heartbeat: a run killed before its first one is caught too
+            after={"prefect.flow-run.Running", "prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat"} | final,
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=ResourceSpecification({"prefect.resource.role": "tag",
+                                                 "prefect.resource.id": f"prefect.tag.{TAG}"}),
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=lost_after_s)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message=_(
+            "no heartbeat for {seconds} s: the worker running it, or its machine, was lost; run it again").format(
+            seconds=lost_after_s))])
+    with get_client(sync_client=True) as client:
+        found = client.read_automations_by_name(LOST_WORKER_AUTOMATION)
+        if found:
+            client.update_automation(found[0].id, automation)
+        else:
+            automation.create()

@@ -161,11 +161,6 @@ def previous_summary(path: Path) -> dict | None:
                         for s in doc["schools"]}}
 
 
-def read_document(folder: Path | str) -> dict:
-    """A cycle folder's results.json."""
-    return json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
-
-
 def to_json(document: dict) -> bytes:
     """Compact UTF-8 JSON, one school per line, so a national file stays small and still diffs line by line."""
     head = {k: v for k, v in document.items() if k != "schools"}

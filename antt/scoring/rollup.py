@@ -1,6 +1,6 @@
 """Province roll-up: several reporting units' results for one cycle become one ranking and one set of KPIs,
-per unit and overall, with every unit that failed named with its one-line reason. Functions over the units'
-`results.json` documents (`outcome` reads one); the parent flow (`antt.flows.province`) writes the roll-up."""
+per unit and overall, with every unit that failed named with its one-line reason. Pure functions over the units'
+results documents; the parent flow (`antt.flows.province`) reads them from the history and writes the roll-up."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from antt.errors import AnttError
-from antt.outputs.document import kpis, read_document
+from antt.outputs.document import kpis
 from antt.scoring.ranking import rank_schools
 from antt.text import one_line
 
@@ -20,12 +20,14 @@ RANKING_COLUMNS = ["reporting_unit", "school_code", "school_name", "level", "war
 
 @dataclass(frozen=True)
 class UnitOutcome:
-    """One unit's run: its results document when it finished, else the reason it did not."""
+    """One unit's run: its results document when it finished, else the reason it did not; `kept` when the results
+    are those of an earlier province run that this one did not redo."""
 
     name: str
     document: dict | None = None
     folder: str = ""
     reason: str = ""
+    kept: bool = False
 
     @property
     def ok(self) -> bool:
@@ -38,14 +40,6 @@ def failure_reason(exc: BaseException | None) -> str:
         return "không rõ lý do"
     text = str(exc) if isinstance(exc, AnttError) else f"{type(exc).__name__}: {exc}"
     return one_line(text)
-
-
-def outcome(name: str, finished: str | BaseException) -> UnitOutcome:
-    """A unit's run as the roll-up takes it: the results document of the cycle folder it finished with, or the
-    reason it failed."""
-    if isinstance(finished, BaseException):
-        return UnitOutcome(name, reason=failure_reason(finished))
-    return UnitOutcome(name, document=read_document(finished), folder=str(finished))
 
 
 def require_a_finished_unit(document: dict[str, Any]) -> None:
@@ -86,7 +80,7 @@ def rollup(cycle_id: str, outcomes: list[UnitOutcome]) -> dict[str, Any]:
     ranked = province_ranking(unit_schools(outcomes))
     finished = [o for o in outcomes if o.ok]
     cycle = finished[0].document["cycle"] if finished else {"id": cycle_id}
-    units = [{"name": o.name, "ok": o.ok, "folder": o.folder, "reason": o.reason,
+    units = [{"name": o.name, "ok": o.ok, "folder": o.folder, "reason": o.reason, "kept": o.kept,
               "kpis": o.document["kpis"] if o.ok else None} for o in outcomes]
     records = ranked.astype(object).where(ranked.notna(), None).to_dict("records")
     return {
