@@ -14,7 +14,7 @@ server as a whole, deploy also sets up what many workers need: the `google-api` 
 request to Google holds a slot of (`antt.sources.quota`), and an automation that marks a run Crashed when its
 heartbeats stop (its worker, or the worker's machine, was lost), so that nobody waits on it for ever and the
 province names it and redoes it when run again. Workers send heartbeats every PREFECT_FLOWS_HEARTBEAT_FREQUENCY
-seconds (deploy/worker.env sets 60; Prefect's default is 180), which must be well under `lost_after_s`.
+seconds (deploy/worker.env.example sets 60; Prefect's default is 180), which must be well under `lost_after_s`.
 
 Entry points are module paths (`antt.flows.cycle.run_cycle`) with no pull steps, so a process worker runs the
 installed package; it starts each run in a temporary folder, which is why every path is made absolute here.
