@@ -243,7 +243,7 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
             "skipped": [{"file": n, "reason": r} for n, r in found.skipped]})
     if not path.exists():  # on a worker, most often a path that exists only on the machine that deployed it
         raise InputError(_("{source}: no such file on {host}; give a source this machine can read (for runs on "
-                           "workers: a shared folder mounted on every worker, or a gsheet: source)").format(
+                           "workers: a shared folder mounted on every worker, or a gsheet: or gform: source)").format(
             source=source, host=socket.gethostname()))
     if not path.is_file():
         raise InputError(f"{source}: not a file")

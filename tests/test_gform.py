@@ -400,3 +400,25 @@ def test_antt_run_fails_in_one_line_when_the_form_is_refused_or_unknown(prefect_
                 api_url=prefect_api_url, extra_env=_env())
     assert_one_line_error(proc, f"gform:{FORM_ID}", fragment)
     assert not (tmp_path / "o" / "2026-H1").exists()
+
+
+@pytest.mark.flow
+def test_forms_requests_hold_a_slot_of_the_google_api_limit(prefect_api_url, fake, sheet, config, google_form,
+                                                           tmp_path):
+    from prefect.client.orchestration import get_client
+    from test_gsheet import at_once
+
+    from antt.sources.quota import GOOGLE_API_LIMIT, ensure_google_api_limit
+
+    sheet.add("MN01")
+    fake.add_form(google_form, as_responses(sheet, config))
+    fake.slow(0.3)  # every request takes a while, so the four units' requests would overlap
+    ensure_google_api_limit(2)
+    try:  # no timeout: a request given up on would free its slot while the fake still counts it
+        raised = at_once(lambda i: fetch(tmp_path / f"unit-{i}", timeout=60.0, max_delay=60.0), 4)
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(GOOGLE_API_LIMIT)
+    assert raised == [None] * 4
+    assert [len(fake.of_kind(k)) for k in ("form", "responses")] == [4, 4]  # none retried
+    assert fake.most_at_once == 2  # the limit, reached and never passed

@@ -372,29 +372,36 @@ def test_antt_run_fails_cleanly_when_the_sheet_is_refused_or_unknown(prefect_api
     assert not (tmp_path / "o" / "2026-H1").exists()
 
 
-def _read_at_once(fake, sheet, tmp_path, units: int) -> list[BaseException | None]:
-    """`units` units reading their own sheets at the same instant, each in its own thread (as the province's units
-    do), with this thread's Prefect settings; what each raised."""
+def at_once(read, units: int) -> list[BaseException | None]:
+    """`read(i)` for `units` units at the same instant, each in its own thread (as the province's units do), with
+    this thread's Prefect settings; what each raised."""
     import contextvars
     import threading
 
     gate, raised = threading.Barrier(units), [None] * units
-    for i in range(units):
-        fake.add_spreadsheet(f"{KEY}{i}", {"Form Responses 1": responses(sheet)})
 
-    def read(i: int) -> None:
+    def run(i: int) -> None:
         gate.wait()
-        try:  # no timeout here: a request given up on would free its slot while the fake still counts it
-            fetch_sheet(f"gsheet:{KEY}{i}", tmp_path / f"unit-{i}", timeout=60.0, max_delay=60.0)
+        try:
+            read(i)
         except BaseException as exc:  # noqa: B036 (handed to the test)
             raised[i] = exc
 
-    threads = [threading.Thread(target=contextvars.copy_context().run, args=(read, i)) for i in range(units)]
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(run, i)) for i in range(units)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
     return raised
+
+
+def _read_at_once(fake, sheet, tmp_path, units: int) -> list[BaseException | None]:
+    """`units` units reading their own sheets at once. No timeout: a request given up on would free its slot while
+    the fake still counts it."""
+    for i in range(units):
+        fake.add_spreadsheet(f"{KEY}{i}", {"Form Responses 1": responses(sheet)})
+    return at_once(lambda i: fetch_sheet(f"gsheet:{KEY}{i}", tmp_path / f"unit-{i}", timeout=60.0, max_delay=60.0),
+                   units)
 
 
 @pytest.mark.flow

@@ -1,7 +1,8 @@
 """Google's quotas are per project and per minute, shared by every run that reads from Google at once: forty offices
 fetching their sheets together would exhaust them together. Every request batch to a Google API (Sheets through
-gspread, Forms through `gform._get`) therefore holds one slot of a Prefect global concurrency limit, `google-api`, for as long as it is in flight,
-whichever worker, process or thread sends it. `antt deploy` creates the limit (`--google-api-slots`).
+gspread, Forms through `gform._get`) therefore holds one slot of a Prefect global concurrency limit, `google-api`,
+for as long as it is in flight, whichever worker, process or thread sends it. `antt deploy` creates the limit
+(`--google-api-slots`).
 
     with google_api_slot():
         response = session.get(...)
