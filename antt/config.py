@@ -1,4 +1,4 @@
-"""Load and validate `config/`: the form, criteria sets, scoring, cycles, office header.
+"""Load and validate `config/`: the form, criteria sets, scoring, cycles, office header, output labels.
 
 Everything the pipeline knows about the domain comes from here. Each file is validated with pydantic on load,
 and cross-file references (a criterion naming a question, an indicator naming a criteria set) are checked too,
@@ -8,15 +8,17 @@ so a typo is a `ConfigError` naming the file and key rather than a KeyError at s
 from __future__ import annotations
 
 import hashlib
+import string
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from antt.errors import ConfigError
+from antt.i18n import _
 from antt.text import is_address
 
 QuestionType = Literal[
@@ -27,9 +29,10 @@ MESSAGE_KEYS = (
     "missing_required", "not_integer", "ambiguous_number", "not_decimal", "not_yes_no", "not_date", "not_phone",
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
-    "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction", "correction_set",
-    "correction_approve_sender", "correction_accept_late", "correction_reject", "earlier_version",
-    "resorted_snapshot",
+    "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction", "correction_bad_action",
+    "correction_no_row", "correction_unknown_row", "correction_unknown_question", "correction_no_column",
+    "correction_other_school", "correction_set", "correction_approve_sender", "correction_accept_late",
+    "correction_reject", "earlier_version", "resorted_snapshot",
 )
 
 
@@ -63,11 +66,11 @@ class Question(_Model):
     def _options_match_type(self) -> Question:
         is_select = self.type in ("select_one", "select_multiple")
         if is_select and not (self.options or self.options_from):
-            raise ValueError(f"{self.type} needs `options` or `options_from`")
+            raise ValueError(_("{type} needs `options` or `options_from`").format(type=self.type))
         if not is_select and (self.options or self.options_from):
-            raise ValueError(f"`options` only belong to select questions, not {self.type}")
+            raise ValueError(_("`options` only belong to select questions, not {type}").format(type=self.type))
         if (self.min is not None or self.max is not None or self.max_question) and self.type not in NUMERIC_TYPES:
-            raise ValueError("`min`, `max` and `max_question` only belong to numeric questions")
+            raise ValueError(_("`min`, `max` and `max_question` only belong to numeric questions"))
         return self
 
     @property
@@ -86,6 +89,114 @@ class Section(_Model):
     title: str
 
 
+class _Wording(_Model):
+    """Text the office edits: every field is a string, and may use only the placeholders `PLACEHOLDERS` names for
+    it (so a typo is a ConfigError at load, not a KeyError in the middle of an export)."""
+
+    PLACEHOLDERS: ClassVar[dict[str, set[str]]] = {}
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> _Wording:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                continue
+            allowed = self.PLACEHOLDERS.get(name, set())
+            try:
+                used = {field for _text, field, _spec, _conv in string.Formatter().parse(value) if field is not None}
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            unknown = sorted(used - allowed)
+            if unknown:
+                raise ValueError(_("{key}: unknown placeholder {{{name}}} (this text may use: {known})").format(
+                    key=name, name=unknown[0], known=", ".join(f"{{{p}}}" for p in sorted(allowed)) or _("none")))
+        return self
+
+
+class Hints(_Wording):
+    """The rules every form export states under a question."""
+
+    PLACEHOLDERS = {"required_if": {"question", "value"}, "applies_to": {"levels"}, "integer_min": {"min"},
+                    "min": {"min"}, "max": {"max"}, "max_question": {"question"}}
+    required: str
+    required_if: str
+    applies_to: str
+    integer: str
+    integer_min: str
+    min: str
+    max: str
+    max_question: str
+    phone: str
+    url: str
+    date: str
+
+
+class GoogleFormWording(_Wording):
+    PLACEHOLDERS = {"sheet_title": {"title"}}
+    sheet_title: str
+    confirmation: str
+    digits_only: str
+    whole_number: str
+    number: str
+    phone: str
+    url: str
+
+
+class XlsformWording(_Wording):
+    PLACEHOLDERS = {"level_hint": {"question"}}
+    level_label: str
+    level_hint: str
+
+
+class TemplateColumns(_Wording):
+    id: str
+    question: str
+    answer: str
+    hint: str
+
+
+def _sheet_name(value: str) -> str:
+    """A name Excel accepts for a sheet."""
+    if not 0 < len(value) <= 31 or any(c in value for c in "[]:*?/\\"):
+        raise ValueError(_("{name!r} cannot name an Excel sheet (1 to 31 characters, none of [ ] : * ? / \\)")
+                         .format(name=value))
+    return value
+
+
+SheetName = Annotated[str, AfterValidator(_sheet_name)]
+
+
+class ExcelTemplateWording(_Wording):
+    """The one-school Excel template; its sheet names, column titles and the sent-at and e-mail rows are also what
+    the folder source reads back."""
+
+    PLACEHOLDERS = {"instructions": {"answer"}, "version": {"version"}, "pick_options": {"yes"},
+                    "choose_yes_no": {"yes", "no"}}
+    report_sheet: SheetName
+    lists_sheet: SheetName
+    columns: TemplateColumns
+    sent_at: str
+    email: str
+    instructions: str
+    version: str
+    sent_at_hint: str
+    email_hint: str
+    yes_no_list: str
+    pick_options: str
+    choose_yes_no: str
+    choose_option: str
+    enter_date: str
+    invalid_title: str
+    invalid: str
+
+
+class FormExports(_Model):
+    hints: Hints
+    google_form: GoogleFormWording
+    xlsform: XlsformWording
+    excel_template: ExcelTemplateWording
+
+
 class Form(_Model):
     version: str
     title: str
@@ -98,28 +209,31 @@ class Form(_Model):
     sections: list[Section]
     questions: list[Question]
     messages: dict[str, str]
+    exports: FormExports
 
     @model_validator(mode="after")
     def _consistent(self) -> Form:
         ids = [q.id for q in self.questions]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate question ids: {', '.join(dupes)}")
+            raise ValueError(_("duplicate question ids: {ids}").format(ids=", ".join(dupes)))
         sections = {s.id for s in self.sections}
         for q in self.questions:
             if q.section not in sections:
-                raise ValueError(f"question {q.id}: unknown section {q.section!r}")
+                raise ValueError(_("question {id}: unknown section {section!r}").format(id=q.id, section=q.section))
             for ref in filter(None, [q.max_question, q.required_if.question if q.required_if else None]):
                 if ref not in ids:
-                    raise ValueError(f"question {q.id}: refers to unknown question {ref!r}")
+                    raise ValueError(_("question {id}: refers to unknown question {other!r}")
+                                     .format(id=q.id, other=ref))
             unknown = set(q.applies_to or []) - set(self.levels)
             if unknown:
-                raise ValueError(f"question {q.id}: applies_to names unknown levels {sorted(unknown)}")
+                raise ValueError(_("question {id}: applies_to names unknown levels {levels}")
+                                 .format(id=q.id, levels=sorted(unknown)))
         missing = [k for k in MESSAGE_KEYS if k not in self.messages]
         if missing:
-            raise ValueError(f"messages: missing wording for {', '.join(missing)}")
+            raise ValueError(_("messages: missing wording for {keys}").format(keys=", ".join(missing)))
         if sum(q.options_from == "registry" for q in self.questions) != 1:
-            raise ValueError("exactly one question must identify the school (options_from: registry)")
+            raise ValueError(_("exactly one question must identify the school (options_from: registry)"))
         return self
 
     @cached_property
@@ -149,11 +263,11 @@ class Condition(_Model):
     @model_validator(mode="after")
     def _operands(self) -> Condition:
         if self.op == "eq" and self.value is None:
-            raise ValueError("op eq needs `value`")
+            raise ValueError(_("op eq needs `value`"))
         if self.op == "eq_question" and not self.other:
-            raise ValueError("op eq_question needs `other`")
+            raise ValueError(_("op eq_question needs `other`"))
         if self.op == "min_selected" and not isinstance(self.value, int):
-            raise ValueError("op min_selected needs an integer `value`")
+            raise ValueError(_("op min_selected needs an integer `value`"))
         return self
 
 
@@ -193,7 +307,7 @@ class Indicator(_Model):
                 "timeliness": []}[self.kind]
         for name in need:
             if getattr(self, name) is None:
-                raise ValueError(f"indicator kind {self.kind} needs `{name}`")
+                raise ValueError(_("indicator kind {kind} needs `{key}`").format(kind=self.kind, key=name))
         return self
 
     @property
@@ -224,7 +338,7 @@ class Scoring(_Model):
     def _grades_descending(self) -> Scoring:
         mins = [g.min for g in self.grades]
         if mins != sorted(mins, reverse=True) or not mins or mins[-1] != 0:
-            raise ValueError("grades must be listed highest first and the last must have min 0")
+            raise ValueError(_("grades must be listed highest first and the last must have min 0"))
         return self
 
     @property
@@ -323,8 +437,50 @@ class Office(_Model):
         value = [a.strip() for a in value]
         bad = [a for a in value if not is_address(a)]
         if bad:
-            raise ValueError(f"{bad[0]!r} is not an e-mail address")
+            raise ValueError(_("{address!r} is not an e-mail address").format(address=bad[0]))
         return value
+
+
+class WorkbookColumns(_Wording):
+    """ranking.xlsx's column titles, in the order of its columns."""
+
+    rank_overall: str
+    rank_in_level: str
+    school_code: str
+    school_name: str
+    level: str
+    ward: str
+    status: str
+    submitted_at: str
+    on_time: str
+    verdict: str
+    score: str
+    grade: str
+
+
+class LegendColumns(_Wording):
+    id: str
+    title: str
+    mandatory: str
+    legal_ref: str
+
+
+class WorkbookWording(_Wording):
+    ranking_sheet: SheetName
+    criteria_sheet: SheetName
+    legend_sheet: SheetName
+    columns: WorkbookColumns
+    on_time: str
+    late: str
+    criterion_met: str
+    criterion_not_met: str
+    legend_columns: LegendColumns
+
+
+class Labels(_Model):
+    """`labels.yaml`: the words outputs use for what the pipeline computes."""
+
+    workbook: WorkbookWording
 
 
 class Config(_Model):
@@ -336,6 +492,7 @@ class Config(_Model):
     scoring: Scoring
     cycles: Cycles
     office: Office
+    labels: Labels
     checksum: str
 
     @property
@@ -353,11 +510,12 @@ def default_config_dir() -> Path:
 
 def _read_yaml(path: Path, files: dict[Path, bytes]) -> Any:
     if path not in files:
-        raise ConfigError(f"{path}: file not found")
+        raise ConfigError(_("{path}: file not found").format(path=path))
     try:
         return yaml.safe_load(files[path].decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(_("{path}: not valid YAML ({reason})").format(path=path, reason=str(exc).splitlines()[0])) \
+            from None
 
 
 def _parse(model: type[BaseModel], path: Path, files: dict[Path, bytes]) -> Any:
@@ -366,9 +524,13 @@ def _parse(model: type[BaseModel], path: Path, files: dict[Path, bytes]) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{path}: {key}: {err['msg']}{more}") from None
+        key = ".".join(str(p) for p in err["loc"]) or _("(top level)")
+        # Our own validators' messages are translated; pydantic's own (types, bounds) stay as pydantic words them.
+        reason = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        message = f"{path}: {key}: {reason}"
+        if exc.error_count() > 1:
+            message += " " + _("(and {n} more)").format(n=exc.error_count() - 1)
+        raise ConfigError(message) from None
 
 
 def load_config(root: Path | str | None = None) -> Config:
@@ -376,18 +538,20 @@ def load_config(root: Path | str | None = None) -> Config:
     checksum covers."""
     root = Path(root) if root else default_config_dir()
     if not root.is_dir():
-        raise ConfigError(f"{root}: config folder not found")
+        raise ConfigError(_("{path}: config folder not found").format(path=root))
     files = {path: path.read_bytes()
              for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))}
     form: Form = _parse(Form, root / "form.yaml", files)
     scoring: Scoring = _parse(Scoring, root / "scoring.yaml", files)
     cycles: Cycles = _parse(Cycles, root / "cycles.yaml", files)
     office: Office = _parse(Office, root / "office.yaml", files)
+    labels: Labels = _parse(Labels, root / "labels.yaml", files)
     sets: dict[str, CriteriaSet] = {}
     for path in sorted(p for p in files if p.parent == root / "criteria" and p.suffix == ".yaml"):
         cs: CriteriaSet = _parse(CriteriaSet, path, files)
         if cs.id != path.stem:
-            raise ConfigError(f"{path}: id: {cs.id!r} must match the file name {path.stem!r}")
+            raise ConfigError(_("{path}: id: {id!r} must match the file name {name!r}").format(path=path, id=cs.id,
+                                                                                              name=path.stem))
         _check_criteria(cs, form, path)
         sets[cs.id] = cs
     _check_scoring(scoring, form, sets, root / "scoring.yaml")
@@ -395,7 +559,7 @@ def load_config(root: Path | str | None = None) -> Config:
     for path, data in files.items():
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + data)
     return Config(root=root, form=form, criteria_sets=sets, scoring=scoring, cycles=cycles, office=office,
-                  checksum=digest.hexdigest())
+                  labels=labels, checksum=digest.hexdigest())
 
 
 def _check_criteria(cs: CriteriaSet, form: Form, path: Path) -> None:
@@ -404,34 +568,45 @@ def _check_criteria(cs: CriteriaSet, form: Form, path: Path) -> None:
             key = f"criteria.{i}.all.{j}"
             q = form.by_id.get(cond.question)
             if q is None:
-                raise ConfigError(f"{path}: {key}.question: unknown question {cond.question!r} ({crit.id})")
+                raise ConfigError(_("{path}: {key}.question: unknown question {question!r} ({criterion})")
+                                  .format(path=path, key=key, question=cond.question, criterion=crit.id))
             if cond.other and cond.other not in form.by_id:
-                raise ConfigError(f"{path}: {key}.other: unknown question {cond.other!r} ({crit.id})")
+                raise ConfigError(_("{path}: {key}.other: unknown question {question!r} ({criterion})")
+                                  .format(path=path, key=key, question=cond.other, criterion=crit.id))
             if cond.op in ("has_all_options", "min_selected") and q.type != "select_multiple":
-                raise ConfigError(f"{path}: {key}.op: {cond.op} needs a select_multiple question, {q.id} is {q.type}")
+                raise ConfigError(_("{path}: {key}.op: {op} needs a select_multiple question, {question} is {type}")
+                                  .format(path=path, key=key, op=cond.op, question=q.id, type=q.type))
             if cond.op == "eq" and q.type == "yes_no" and cond.value not in (form.answer_yes, form.answer_no):
-                raise ConfigError(f"{path}: {key}.value: {q.id} is yes/no, "
-                                  f"value must be {form.answer_yes!r} or {form.answer_no!r}")
+                raise ConfigError(_("{path}: {key}.value: {question} is yes/no, value must be {yes!r} or {no!r}")
+                                  .format(path=path, key=key, question=q.id, yes=form.answer_yes, no=form.answer_no))
             if cond.op == "eq" and q.type in NUMERIC_TYPES and not isinstance(cond.value, int):
-                raise ConfigError(f"{path}: {key}.value: {q.id} is numeric, value must be a number")
+                raise ConfigError(_("{path}: {key}.value: {question} is numeric, value must be a number")
+                                  .format(path=path, key=key, question=q.id))
         unknown = set(crit.levels or []) - set(form.levels)
         if unknown:
-            raise ConfigError(f"{path}: criteria.{i}.levels: unknown levels {sorted(unknown)}")
+            raise ConfigError(_("{path}: {key}: unknown levels {levels}").format(path=path, key=f"criteria.{i}.levels",
+                                                                                levels=sorted(unknown)))
     unknown = set(cs.levels) - set(form.levels)
     if unknown:
-        raise ConfigError(f"{path}: levels: unknown levels {sorted(unknown)}")
+        raise ConfigError(_("{path}: {key}: unknown levels {levels}")
+                          .format(path=path, key="levels", levels=sorted(unknown)))
 
 
 def _check_scoring(scoring: Scoring, form: Form, sets: dict[str, CriteriaSet], path: Path) -> None:
     if scoring.criteria_set not in sets:
-        raise ConfigError(f"{path}: criteria_set: unknown criteria set {scoring.criteria_set!r} "
-                          f"(known: {', '.join(sorted(sets))})")
+        raise ConfigError(_("{path}: criteria_set: unknown criteria set {id!r} (known: {known})")
+                          .format(path=path, id=scoring.criteria_set, known=", ".join(sorted(sets))))
     for s, section in enumerate(scoring.sections):
         for i, ind in enumerate(section.indicators):
             for q in ind.questions:
                 if q not in form.by_id:
-                    raise ConfigError(f"{path}: sections.{s}.indicators.{i}: unknown question {q!r} ({ind.id})")
+                    raise ConfigError(_("{path}: {key}: unknown question {question!r} ({indicator})")
+                                      .format(path=path, key=f"sections.{s}.indicators.{i}", question=q,
+                                              indicator=ind.id))
             if ind.kind == "answered_yes" and form.by_id[ind.question].type != "yes_no":
-                raise ConfigError(f"{path}: sections.{s}.indicators.{i}.question: {ind.question} is not yes/no")
+                raise ConfigError(_("{path}: {key}: {question} is not yes/no")
+                                  .format(path=path, key=f"sections.{s}.indicators.{i}.question",
+                                          question=ind.question))
             if ind.target == "all" and form.by_id[ind.question].type != "select_multiple":
-                raise ConfigError(f"{path}: sections.{s}.indicators.{i}.target: 'all' needs a select_multiple question")
+                raise ConfigError(_("{path}: {key}: 'all' needs a select_multiple question")
+                                  .format(path=path, key=f"sections.{s}.indicators.{i}.target"))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from antt.config import Cycles, MonthDay
 from antt.errors import AnttError, ConfigError
+from antt.i18n import _
 
 _CYCLE_ID = re.compile(r"(?P<year>20\d\d)-(?P<kind>[A-Z][A-Z0-9]*)")  # fullmatch: "2026-H1\n" names no cycle
 
@@ -49,7 +50,8 @@ def resolve_cycle(cycle_id: str, cycles: Cycles) -> Cycle:
     m = _CYCLE_ID.fullmatch(cycle_id or "")
     if not m or m["kind"] not in cycles.kinds:
         kinds = ", ".join(f"YYYY-{k}" for k in cycles.kinds)
-        raise AnttError(f"unknown cycle {cycle_id!r}: expected one of {kinds} (for example 2026-H1)")
+        raise AnttError(_("unknown cycle {cycle!r}: expected one of {kinds} (for example 2026-H1)")
+                        .format(cycle=cycle_id, kinds=kinds))
     year, kind = int(m["year"]), m["kind"]
     spec = cycles.kinds[kind]
     tz = ZoneInfo(cycles.timezone)

@@ -179,7 +179,7 @@ def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir
         return Preflight(run, source)
     if path.is_dir():
         packed = folder_bytes(path, run.config.cycles.timezone)
-        found = read_folder(path, run.config.cycles.timezone, packed=packed)
+        found = read_folder(path, form, run.config.cycles.timezone, packed=packed)
         match_headers(found.raw.headers, form)
         return Preflight(run, source, folder=(packed, found))
     match_headers(sniff_headers(source), form)
@@ -235,7 +235,7 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
             data, found = folder_bytes(path, timezone), None
         archived = archive_bytes(data, ".zip", source, run.out)
         checkpoint("archived")
-        found = found or read_folder(path, timezone, packed=data)
+        found = found or read_folder(path, run.config.form, timezone, packed=data)
         for name, reason in found.skipped:
             log.warning("skipped %s: %s", name, reason)
         return found.raw, Received(archived, files={

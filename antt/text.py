@@ -81,7 +81,7 @@ def clean_cell(text: str) -> str | None:
 
 def on_uniques(fn, s: pd.Series, *args):
     """Apply a column function to the distinct values only and spread the results back (answers repeat a lot:
-    '0', 'Có', the same option lists). `fn` returns one Series or a tuple of Series aligned to its input."""
+    '0', the yes word, the same option lists). `fn` returns one Series or a tuple of Series aligned to its input."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     result = fn(pd.Series(uniques, dtype=s.dtype), *args)
 

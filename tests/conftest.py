@@ -17,10 +17,14 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.pop("PREFECT_API_URL", None)
+# The suite speaks the office's default language, whatever the shell running it sets; a test that needs English
+# says so itself (ANTT_LANG=en in its environment).
+os.environ.pop("ANTT_LANG", None)
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from antt import i18n  # noqa: E402
 from antt.checks.suite import build_suite  # noqa: E402
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues  # noqa: E402
 from antt.config import Config, load_config  # noqa: E402
@@ -31,6 +35,16 @@ from antt.scoring.results import CycleResults, rank_cycle, score_cycle  # noqa: 
 from antt.sources.raw import RawTable  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def english(monkeypatch):
+    """ANTT_LANG=en for one test, in this process: messages in English from here to the test's end."""
+    monkeypatch.setenv("ANTT_LANG", "en")
+    i18n.use("en")
+    yield
+    monkeypatch.delenv("ANTT_LANG")
+    i18n.use(i18n.language())
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,7 @@ def test_csv_cut_inside_a_quoted_cell_is_one_line(tmp_path, sheet):
     text = csv_text(sheet)
     src = tmp_path / "responses.csv"
     src.write_text(text[:text.index("thiếu")], encoding="utf-8")
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "cut off")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "bị cắt ngang")
 
 
 def test_csv_cut_mid_row_is_one_line(tmp_path, sheet):
@@ -73,7 +73,7 @@ def test_csv_cut_mid_row_is_one_line(tmp_path, sheet):
     text = csv_text(sheet)
     src = tmp_path / "responses.csv"
     src.write_text(text[:text.index("TH01") + 40], encoding="utf-8")
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "cut off", "sheet row 3")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "bị cắt ngang", "dòng cuối (dòng 3)")
 
 
 def test_short_last_row_ending_in_a_line_break_is_not_a_cut(tmp_path, sheet, run_core):
@@ -90,7 +90,7 @@ def test_run_on_a_cut_csv_is_one_line(prefect_api_url, tmp_path, sheet):
     text = csv_text(sheet)
     src = tmp_path / "responses.csv"
     src.write_text(text[:text.index("TH01") + 40], encoding="utf-8")
-    assert_fails_cleanly(run(src, tmp_path / "o", api_url=prefect_api_url), "cut off")
+    assert_fails_cleanly(run(src, tmp_path / "o", api_url=prefect_api_url), "bị cắt ngang")
     assert not (tmp_path / "o" / "2026-H1").exists()
 
 
@@ -99,7 +99,7 @@ def test_header_check_reads_only_the_first_row(tmp_path, sheet):
     src = tmp_path / "responses.csv"
     src.write_text(csv_text(sheet) + '"never closed', encoding="utf-8")
     assert sniff_headers(src) == sheet.headers
-    with pytest.raises(InputError, match="cut off"):
+    with pytest.raises(InputError, match="bị cắt ngang"):
         read_export(src)
 
 
@@ -130,7 +130,7 @@ def test_windows_1258_export_is_decoded_and_composed(tmp_path, sheet):
     proc = validate(src, tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
     assert "2026-H1: 2 rows, 0 issues" in proc.stdout
-    assert "read as Windows-1258" in proc.stderr  # the encoding used is said, once
+    assert "đã đọc theo bảng mã Windows-1258" in proc.stderr  # the encoding used is said, once
 
 
 def test_damaged_utf8_is_one_line_not_read_as_windows_1258(tmp_path, sheet):
@@ -140,7 +140,7 @@ def test_damaged_utf8_is_one_line_not_read_as_windows_1258(tmp_path, sheet):
     at = data.index("đề nghị".encode())
     src = tmp_path / "responses.csv"
     src.write_bytes(data[:at] + b"\xff" + data[at + 1:])
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "line 3", "not valid UTF-8")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "dòng 3", "không phải văn bản UTF-8 hợp lệ")
 
 
 # Workbooks that are not workbooks
@@ -149,7 +149,7 @@ def test_xlsx_that_is_an_html_page_is_one_line(tmp_path):
     src = tmp_path / "responses.xlsx"
     src.write_text("<!DOCTYPE html><html><head><title>Đăng nhập – Tài khoản Google</title></head>"
                    "<body>…</body></html>", encoding="utf-8")
-    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "web page (HTML)")
+    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "là trang web (HTML)")
 
 
 def test_password_protected_workbook_is_one_line(tmp_path):
@@ -158,8 +158,8 @@ def test_password_protected_workbook_is_one_line(tmp_path):
               + bytes(10) + b"\x01\x00\x00\x00" + bytes(8) + b"\x00\x10\x00\x00")
     src = tmp_path / "responses.xlsx"
     src.write_bytes(header.ljust(512, b"\0") + b"\xff" * 4096)
-    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "password-protected")
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "password-protected")
+    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "có đặt mật khẩu")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "có đặt mật khẩu")
 
 
 def test_merged_cells_read_as_top_left_value_and_blanks(tmp_path, sheet):
@@ -198,7 +198,7 @@ def test_registry_with_duplicate_codes_names_them_and_their_lines(tmp_path, shee
     registry.write_text("# danh sách trường\nschool_code,school_name,level,ward,emails\n"
                         "MN01,Trường A,MN,w,\nTH01,Trường B,TH,w,\n\nmn01,Trường C,MN,w,\n"
                         "TH01,Trường D,TH,w,\nTH01,Trường E,TH,w,\n", encoding="utf-8")
-    message = "duplicate school_code MN01 (lines 3 and 6); TH01 (lines 4, 7 and 8)"
+    message = "school_code bị trùng: MN01 (dòng 3 và 6); TH01 (dòng 4, 7 và 8)"
     with pytest.raises(InputError, match=re.escape(message)):
         load_registry(registry, config.form.levels)
     src = sheet.write_csv(tmp_path / "responses.csv")

@@ -34,14 +34,14 @@ def test_zero_byte_file(tmp_path):
     src = tmp_path / "responses.csv"
     src.write_bytes(b"")
     assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o")),
-                          "empty")
+                          "tệp trống")
 
 
 def test_not_a_csv_file(tmp_path):
     src = tmp_path / "responses.pdf"
     src.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     assert_one_line_error(antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path)),
-                          "unsupported file type .pdf")
+                          "không hỗ trợ loại tệp .pdf")
 
 
 def test_binary_content_named_csv(tmp_path):
@@ -53,7 +53,7 @@ def test_binary_content_named_csv(tmp_path):
 
 def test_missing_file(tmp_path):
     assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(tmp_path / "nope.csv"),
-                               "--out", str(tmp_path)), "not found")
+                               "--out", str(tmp_path)), "không tìm thấy tệp")
 
 
 def test_unreadable_registry(tmp_path, sheet):
@@ -61,13 +61,13 @@ def test_unreadable_registry(tmp_path, sheet):
     registry = tmp_path / "schools.csv"
     registry.write_bytes(b"\xff\xfe\x00garbage\x00")
     assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(src), "--schools", str(registry),
-                               "--out", str(tmp_path / "o")), "school registry")
+                               "--out", str(tmp_path / "o")), "danh sách trường")
 
 
 def test_unknown_cycle(tmp_path, sheet):
     src = sheet.write_csv(tmp_path / "responses.csv")
     assert_one_line_error(antt("run", "--cycle", "2026-Q3", "--source", str(src), "--out", str(tmp_path)),
-                          "unknown cycle '2026-Q3'")
+                          "kỳ báo cáo không hợp lệ '2026-Q3'")
 
 
 def test_broken_config_names_file_and_key(tmp_path, sheet):
@@ -95,7 +95,7 @@ def test_missing_required_column_in_run(prefect_api_url, tmp_path, sheet):
     sheet.headers = [h for h in sheet.headers if not h.startswith("A5.")]
     src = sheet.write_csv(tmp_path / "responses.csv")
     assert_one_line_error(antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"),
-                               api_url=prefect_api_url), "lacks required column", "A5.")
+                               api_url=prefect_api_url), "thiếu cột bắt buộc", "A5.")
     assert not (tmp_path / "o" / "2026-H1").exists()
 
 

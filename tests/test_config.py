@@ -49,26 +49,59 @@ def test_typo_in_criterion_operator_names_file_and_key(config_copy):
 def test_criterion_naming_unknown_question_is_rejected(config_copy):
     _edit(config_copy / "criteria" / "tt23-2012.yaml", "{question: D1, op: eq, value: 0}",
           "{question: D10, op: eq, value: 0}")
-    with pytest.raises(ConfigError, match=r"criteria\.4\.all\.0\.question: unknown question 'D10'"):
+    with pytest.raises(ConfigError, match=r"criteria\.4\.all\.0\.question: không có câu hỏi 'D10'"):
         load_config(config_copy)
 
 
 def test_yes_no_rule_with_wrong_answer_text_is_rejected(config_copy):
     _edit(config_copy / "criteria" / "tt23-2012.yaml", '{question: B2, op: eq, value: "Có"}',
           '{question: B2, op: eq, value: "Co"}')
-    with pytest.raises(ConfigError, match="must be 'Có' or 'Không'"):
+    with pytest.raises(ConfigError, match="value phải là 'Có' hoặc 'Không'"):
         load_config(config_copy)
 
 
 def test_indicator_on_unknown_question_is_rejected(config_copy):
     _edit(config_copy / "scoring.yaml", "question: C10", "question: C11")
-    with pytest.raises(ConfigError, match=r"scoring\.yaml: sections\.1\.indicators\.7: unknown question 'C11'"):
+    with pytest.raises(ConfigError, match=r"scoring\.yaml: sections\.1\.indicators\.7: không có câu hỏi 'C11'"):
         load_config(config_copy)
 
 
 def test_unknown_verdict_criteria_set_is_rejected(config_copy):
     _edit(config_copy / "scoring.yaml", "criteria_set: tt23-2012", "criteria_set: tt99")
-    with pytest.raises(ConfigError, match="unknown criteria set 'tt99'"):
+    with pytest.raises(ConfigError, match="không có bộ tiêu chí 'tt99'"):
+        load_config(config_copy)
+
+
+def test_a_config_error_speaks_english_with_antt_lang_en(config_copy, english):
+    _edit(config_copy / "scoring.yaml", "criteria_set: tt23-2012", "criteria_set: tt99")
+    with pytest.raises(ConfigError, match=r"scoring\.yaml: criteria_set: unknown criteria set 'tt99' \(known: "):
+        load_config(config_copy)
+
+
+def test_our_own_validation_messages_are_translated_and_unprefixed(config_copy):
+    _edit(config_copy / "scoring.yaml", "min: 0", "min: 5")
+    with pytest.raises(ConfigError, match=r"scoring\.yaml: \(cấp ngoài cùng\): các mức xếp loại phải liệt kê"):
+        load_config(config_copy)
+
+
+def test_wording_may_use_only_its_own_placeholders(config_copy):
+    _edit(config_copy / "form.yaml", 'max_question: "Không lớn hơn câu {question}."',
+          'max_question: "Không lớn hơn câu {cau}."')
+    with pytest.raises(ConfigError, match=r"form\.yaml: exports\.hints: max_question: không có chỗ điền \{cau\} "
+                                          r"\(câu chữ này chỉ được dùng: \{question\}\)"):
+        load_config(config_copy)
+
+
+def test_a_sheet_name_excel_refuses_is_a_config_error(config_copy):
+    _edit(config_copy / "labels.yaml", 'criteria_sheet: "Tiêu chí"', 'criteria_sheet: "Tiêu chí [K1–K10]"')
+    with pytest.raises(ConfigError, match=r"labels\.yaml: workbook\.criteria_sheet: .* không dùng được làm tên "
+                                          r"trang tính Excel"):
+        load_config(config_copy)
+
+
+def test_labels_refuse_an_unknown_key(config_copy):
+    _edit(config_copy / "labels.yaml", "  late: ", "  too_late: ")
+    with pytest.raises(ConfigError, match=r"labels\.yaml: workbook\.late"):
         load_config(config_copy)
 
 
@@ -79,7 +112,7 @@ def test_changing_a_threshold_is_a_config_edit(config_copy):
 
 def test_malformed_yaml_is_one_line(config_copy):
     (config_copy / "cycles.yaml").write_text("kinds: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="cycles.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="cycles.yaml: không phải YAML hợp lệ"):
         load_config(config_copy)
 
 
@@ -109,14 +142,14 @@ def test_a_calendar_mistake_names_file_and_key(config_copy, old, new, error):
 def test_registry_with_duplicate_codes_is_rejected(tmp_path, config):
     path = tmp_path / "schools.csv"
     path.write_text("school_code,school_name,level,ward,emails\nMN01,A,MN,w,\nMN01,B,MN,w,\n", encoding="utf-8")
-    with pytest.raises(InputError, match="duplicate school_code MN01"):
+    with pytest.raises(InputError, match=r"school_code bị trùng: MN01 \(dòng 2 và 3\)"):
         load_registry(path, config.form.levels)
 
 
 def test_registry_with_unknown_level_is_rejected(tmp_path, config):
     path = tmp_path / "schools.csv"
     path.write_text("school_code,school_name,level,ward,emails\nX1,A,THPT,w,\n", encoding="utf-8")
-    with pytest.raises(InputError, match="unknown level 'THPT'"):
+    with pytest.raises(InputError, match="cấp học không hợp lệ 'THPT'"):
         load_registry(path, config.form.levels)
 
 

@@ -71,6 +71,7 @@ def test_reject_never_counts_a_submission(run_with, sheet):
     ({"action": "set", "school_code": "MN01", "sheet_row": 99, "question_id": "D1", "value": "0"}, "dòng 99"),
     ({"action": "set", "school_code": "MN01", "sheet_row": 2, "question_id": "Z9", "value": "0"}, "Z9"),
     ({"action": "approve_sender", "school_code": "TH01", "sheet_row": 2}, "MN01"),
+    ({"action": "reject", "school_code": "MN01", "sheet_row": ""}, "sheet_row"),
 ])
 def test_bad_correction_is_an_issue_row(run_with, sheet, bad, fragment):
     sheet.add("MN01")

@@ -273,7 +273,7 @@ def test_a_second_run_of_the_same_cycle_is_refused_while_the_first_holds_it(runn
     assert re.fullmatch(rf"error: a run of cycle {CYCLE} is already under way in {re.escape(str(out))} "
                         rf"\(pid {os.getpid()}, since \d\d:\d\d\); wait for it to finish, then try again", lines[0])
     for refused in (report, remind):
-        assert refused.code == 2 and f"error: a run of cycle {CYCLE} is already under way" in refused.log, refused.log
+        assert refused.code == 2 and f"một lượt chạy của kỳ {CYCLE} đang diễn ra" in refused.log, refused.log
     assert not (tmp_path / "drafts").exists()
     assert other_cycle.code == 0, other_cycle.log  # another cycle in the same folder is not held up
     again = runner.antt("run", "--cycle", CYCLE, "--source", str(sheets(1)), "--out", str(out))
@@ -282,9 +282,9 @@ def test_a_second_run_of_the_same_cycle_is_refused_while_the_first_holds_it(runn
 
 
 def test_the_lock_names_who_holds_it_and_is_free_again_after_it(tmp_path):
-    with cycle_lock(tmp_path, CYCLE, job="re-render"):
-        with pytest.raises(Busy, match=rf"^a re-render of cycle {CYCLE} is already under way in .* "
-                                       rf"\(pid {os.getpid()}, since \d\d:\d\d\)"):
+    with cycle_lock(tmp_path, CYCLE, job="report"):
+        with pytest.raises(Busy, match=rf"^một lượt dựng và gửi báo cáo của kỳ {CYCLE} đang diễn ra trong .* "
+                                       rf"\(tiến trình {os.getpid()}, từ \d\d:\d\d\)"):
             with cycle_lock(tmp_path, CYCLE):
                 pass
         with cycle_lock(tmp_path, "2026-Y"):  # another cycle has its own lock

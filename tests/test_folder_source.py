@@ -14,7 +14,6 @@ from openpyxl import Workbook, load_workbook
 
 from antt.errors import InputError
 from antt.forms import export_form
-from antt.forms.template import EMAIL, SENT_AT, SHEET
 from antt.sources.folder import folder_bytes, read_folder
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -29,11 +28,12 @@ def fill(template: Path, dest: Path, config, answers: dict[str, str], sent_at: o
          email: str = "") -> Path:
     """Fill the template as a secretary would: numbers typed as numbers, dates as dates, checkbox items ticked
     one by one ("Có") and the others answered "Không"."""
+    words = config.form.exports.excel_template
     wb = load_workbook(template)
-    ws = wb[SHEET]
+    ws = wb[words.report_sheet]
     rows = {ws.cell(r, 1).value or ws.cell(r, 2).value: r for r in range(1, ws.max_row + 1)}
-    ws.cell(rows[SENT_AT], 3, sent_at)
-    ws.cell(rows[EMAIL], 3, email)
+    ws.cell(rows[words.sent_at], 3, sent_at)
+    ws.cell(rows[words.email], 3, email)
     for q in config.form.questions:
         text = answers.get(q.id, "")
         if q.type == "select_multiple":
@@ -65,7 +65,7 @@ def test_two_filled_templates_score_exactly_like_the_same_google_export(config, 
         email = registry.set_index("school_code").loc[code, "emails"][0]
         fill(template, reports / name, config, answers, datetime(2026, 6, 9, 8, 0), email)
         sheet.add(code, at="9/6/2026 8:00:00", email=email)
-    found = read_folder(reports)
+    found = read_folder(reports, config.form)
     assert found.raw.headers == ["Dấu thời gian", "Địa chỉ email"] + [q.title for q in config.form.questions]
     assert found.files == ["1-thcs.xlsx", "2-mn.xlsx"] and found.skipped == []
     _, issues, results = evaluate(found.raw, config, registry)
@@ -84,7 +84,7 @@ def test_checkbox_items_containing_comma_space_round_trip(config, registry, temp
     comma_options = [o for o in c4 if ", " in o]
     answers = Sheet(config, registry).good_answers("TH01") | {"C4": ", ".join(comma_options)}
     fill(template, reports / "th01.xlsx", config, answers)
-    found = read_folder(reports)
+    found = read_folder(reports, config.form)
     cell = found.raw.cells.loc[2, found.raw.headers.index(config.form.by_id["C4"].title)]
     assert cell == ", ".join(comma_options)
     subs, issues, _ = evaluate(found.raw, config, registry)
@@ -95,11 +95,11 @@ def test_checkbox_items_containing_comma_space_round_trip(config, registry, temp
 def test_an_item_answered_neither_yes_nor_no_is_reported_not_guessed(config, registry, template, reports):
     path = fill(template, reports / "th01.xlsx", config, Sheet(config, registry).good_answers("TH01"))
     wb = load_workbook(path)
-    ws = wb[SHEET]
+    ws = wb[config.form.exports.excel_template.report_sheet]
     row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "C9.3")
     ws.cell(row, 3, "x")
     wb.save(path)
-    _, issues, _ = evaluate(read_folder(reports).raw, config, registry)
+    _, issues, _ = evaluate(read_folder(reports, config.form).raw, config, registry)
     c9 = issues[issues["question_id"] == "C9"]
     assert len(c9) == 1 and f"{config.form.by_id['C9'].options[2]}: x".casefold() in c9["message"].iloc[0].casefold()
 
@@ -111,38 +111,38 @@ def test_unreadable_and_foreign_files_are_skipped_and_reported(config, registry,
     Workbook().save(reports / "bang-khac.xlsx")
     shutil.copy(template, reports / "chua-dien.xlsx")
     (reports / ".DS_Store").write_bytes(b"\0\0")
-    found = read_folder(reports)
+    found = read_folder(reports, config.form)
     assert found.files == ["th01.xlsx"]
     reasons = dict(found.skipped)
     assert sorted(reasons) == ["bang-khac.xlsx", "chua-dien.xlsx", "ghi-chu.txt", "hong.xlsx"]
-    assert "not a report template" in reasons["bang-khac.xlsx"]
-    assert "blank" in reasons["chua-dien.xlsx"]
+    assert "không phải mẫu báo cáo" in reasons["bang-khac.xlsx"]
+    assert "mẫu còn trống" in reasons["chua-dien.xlsx"]
     assert ".xlsx" in reasons["ghi-chu.txt"]
-    assert "not a readable .xlsx workbook" in reasons["hong.xlsx"]
+    assert "không đọc được tệp Excel .xlsx" in reasons["hong.xlsx"]
 
 
-def test_folder_without_a_usable_file_is_one_line_input_error(reports):
+def test_folder_without_a_usable_file_is_one_line_input_error(config, reports):
     (reports / "ghi-chu.txt").write_text("x", encoding="utf-8")
     with pytest.raises(InputError) as err:
-        read_folder(reports)
-    assert "no filled report template" in str(err.value) and "ghi-chu.txt" in str(err.value)
+        read_folder(reports, config.form)
+    assert "không có mẫu báo cáo (.xlsx) nào đã điền" in str(err.value) and "ghi-chu.txt" in str(err.value)
     assert "\n" not in str(err.value)
-    with pytest.raises(InputError, match="folder not found"):
-        read_folder(reports / "nope")
+    with pytest.raises(InputError, match="không tìm thấy thư mục"):
+        read_folder(reports / "nope", config.form)
 
 
 def test_blank_sending_date_falls_back_to_the_file_time_in_ho_chi_minh(config, registry, template, reports):
     path = fill(template, reports / "th01.xlsx", config, Sheet(config, registry).good_answers("TH01"), sent_at=None)
     moment = datetime(2026, 6, 8, 21, 30, 44, tzinfo=HCM)
     os.utime(path, (moment.timestamp(), moment.timestamp()))
-    assert read_folder(reports).raw.cells.loc[2, 0] == "8/6/2026 21:30:44"
+    assert read_folder(reports, config.form).raw.cells.loc[2, 0] == "8/6/2026 21:30:44"
 
 
 def test_sending_date_alone_means_the_start_of_that_day(config, registry, template, reports):
     good = Sheet(config, registry).good_answers("TH01")
     fill(template, reports / "a.xlsx", config, good, sent_at=datetime(2026, 6, 10))
     fill(template, reports / "b.xlsx", config, good, sent_at="9/6/2026")
-    assert read_folder(reports).raw.cells[0].tolist() == ["10/6/2026 0:00:00", "9/6/2026 0:00:00"]
+    assert read_folder(reports, config.form).raw.cells[0].tolist() == ["10/6/2026 0:00:00", "9/6/2026 0:00:00"]
 
 
 def test_folder_archive_is_deterministic_and_tracks_content(config, registry, template, reports, tmp_path):

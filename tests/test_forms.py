@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from antt.errors import AnttError
 from antt.forms import FORMATS, export_form, export_steps
 from antt.forms.common import school_options
-from antt.forms.template import COLUMNS, EMAIL, LISTS, SENT_AT, SHEET
+from antt.forms.template import columns
 
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
@@ -180,38 +180,42 @@ def _records(ws) -> list[dict]:
 
 
 def test_template_lists_every_question_and_option(config, registry, exported):
+    words = config.form.exports.excel_template
     wb = load_workbook(exported["xlsx-template"])
-    ws = wb[SHEET]
+    ws = wb[words.report_sheet]
     rows = list(ws.iter_rows(values_only=True))
-    header = next(i for i, r in enumerate(rows) if tuple(r[:4]) == COLUMNS)
+    header = next(i for i, r in enumerate(rows) if tuple(r[:4]) == columns(words))
     keyed = {r[0]: r[1] for r in rows[header + 1:] if r[0]}
     for q in config.form.questions:
         assert keyed[q.id] == q.label
         if q.type == "select_multiple":
             assert [keyed[f"{q.id}.{i}"] for i in range(1, len(q.options) + 1)] == q.options
-    lists = wb[LISTS]
+    lists = wb[words.lists_sheet]
     assert [c.value for c in lists["A"][1:3]] == [config.form.answer_yes, config.form.answer_no]
     assert [c.value for c in lists["B"][1:]] == school_options(registry)
 
 
 def test_template_validates_answers_and_locks_everything_else(config, exported):
+    words = config.form.exports.excel_template
     wb = load_workbook(exported["xlsx-template"])
-    ws = wb[SHEET]
-    assert ws.protection.sheet and wb.security.lockStructure and wb[LISTS].sheet_state == "hidden"
-    first = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == COLUMNS[0]) + 1
+    ws = wb[words.report_sheet]
+    lists = words.lists_sheet
+    assert ws.protection.sheet and wb.security.lockStructure and wb[lists].sheet_state == "hidden"
+    first = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == words.columns.id) + 1
     row_of = {ws.cell(r, 1).value or ws.cell(r, 2).value: r for r in range(first, ws.max_row + 1)}
     rules = {}
     for dv in ws.data_validations.dataValidation:
         for rng in dv.sqref.ranges:
             rules[rng.coord] = dv
     yes_no = rules[f"C{row_of['B2']}"]
-    assert yes_no.type == "list" and yes_no.formula1 == f"'{LISTS}'!$A$2:$A$3"
+    assert yes_no.type == "list" and yes_no.formula1 == f"'{lists}'!$A$2:$A$3"
     assert rules[f"C{row_of['B4.1']}"].formula1 == yes_no.formula1
-    assert rules[f"C{row_of['A1']}"].formula1.startswith(f"'{LISTS}'!$B$2")
+    assert rules[f"C{row_of['A1']}"].formula1.startswith(f"'{lists}'!$B$2")
     staff = rules[f"C{row_of['A5']}"]
     assert (staff.type, staff.operator, staff.formula1) == ("whole", "greaterThanOrEqual", "1")
     assert f"$C${row_of['A5']}" in rules[f"C{row_of['B1']}"].formula1
-    assert not ws.cell(row_of[SENT_AT], 3).protection.locked and not ws.cell(row_of[EMAIL], 3).protection.locked
+    assert not ws.cell(row_of[words.sent_at], 3).protection.locked
+    assert not ws.cell(row_of[words.email], 3).protection.locked
     for q in config.form.questions:
         assert ws.cell(row_of[q.id], 2).protection.locked
         assert ws.cell(row_of[q.id], 3).protection.locked is (q.type == "select_multiple"), q.id
@@ -227,5 +231,5 @@ def test_export_into_a_folder_uses_the_default_name_and_steps_name_the_file(conf
 
 
 def test_unknown_format_is_one_line_error(config, registry, tmp_path):
-    with pytest.raises(AnttError, match="unknown form format 'pdf'"):
+    with pytest.raises(AnttError, match="định dạng biểu mẫu không hợp lệ 'pdf'"):
         export_form(config, registry, "pdf", tmp_path)

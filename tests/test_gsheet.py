@@ -126,7 +126,7 @@ def test_server_error_for_ever_fails_after_bounded_retries_naming_sheet_and_stat
     fake.add_spreadsheet(KEY, {"Form Responses 1": [["h"], ["v"]]})
     fake.fail(500, on="values")
     start = time.monotonic()
-    with pytest.raises(InputError, match=rf"^gsheet:{KEY}#Form Responses 1: Google Sheets answered 500 INTERNAL"):
+    with pytest.raises(InputError, match=rf"^gsheet:{KEY}#Form Responses 1: Google Sheets trả lời 500 INTERNAL"):
         fetch_sheet(f"gsheet:{KEY}#Form Responses 1", out, attempts=3, **FAST)
     assert len(fake.of_kind("values")) == 3 and time.monotonic() - start < 3
 
@@ -144,7 +144,7 @@ def test_slow_answer_is_a_timeout_after_retries(fake, out):
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["v"]]})
     fake.slow(5.0)
     start = time.monotonic()
-    with pytest.raises(InputError, match=r"did not answer within 0\.3 s \(after 2 attempts\)"):
+    with pytest.raises(InputError, match=r"không trả lời trong 0\.3 giây \(sau 2 lần thử\)"):
         fetch_sheet(f"gsheet:{KEY}", out, attempts=2, timeout=0.3, backoff=0.01, max_delay=10)
     assert time.monotonic() - start < 2.5 and len(fake.of_kind("metadata")) == 2
 
@@ -159,32 +159,32 @@ def test_a_slow_answer_once_is_retried(fake, out):
 def test_malformed_json_is_one_clear_error(fake, out):
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["v"]]})
     fake.malformed(on="values")
-    with pytest.raises(InputError, match="not JSON; check ANTT_SHEETS_ENDPOINT"):
+    with pytest.raises(InputError, match="không phải JSON; kiểm tra ANTT_SHEETS_ENDPOINT"):
         fetch_sheet(f"gsheet:{KEY}", out, **FAST)
 
 
 def test_permission_denied_says_whom_to_share_the_sheet_with_and_is_not_retried(fake, out):
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["v"]]})
     fake.fail(403)
-    with pytest.raises(InputError, match=rf"403 PERMISSION_DENIED: .*share the sheet with {re.escape(CLIENT_EMAIL)}"):
+    with pytest.raises(InputError, match=rf"403 PERMISSION_DENIED: .*chia sẻ bảng tính với {re.escape(CLIENT_EMAIL)}"):
         fetch_sheet(f"gsheet:{KEY}", out, **FAST)
     assert len(fake.of_kind("metadata")) == 1
 
 
 def test_unknown_spreadsheet_is_404_with_what_to_do(fake, out):
-    with pytest.raises(InputError, match=r"^gsheet:NoSuchKey: Google Sheets answered 404 NOT_FOUND: .*copy the URL"):
+    with pytest.raises(InputError, match=r"^gsheet:NoSuchKey: Google Sheets trả lời 404 NOT_FOUND: .*sao chép"):
         fetch_sheet("gsheet:NoSuchKey", out, **FAST)
 
 
 def test_unknown_worksheet_names_the_worksheets_there_are(fake, out):
     fake.add_spreadsheet(KEY, {"Form Responses 1": [["h"]], "Tổng hợp": [["x"]]})
-    with pytest.raises(InputError, match=r"no worksheet 'Responses' .*'Form Responses 1', 'Tổng hợp'"):
+    with pytest.raises(InputError, match=r"không có trang tính 'Responses' \(chỉ có 'Form Responses 1', 'Tổng hợp'\)"):
         fetch_sheet(f"gsheet:{KEY}#Responses", out, **FAST)
 
 
 def test_empty_worksheet_is_an_input_error_and_archives_nothing(fake, out):
     fake.add_spreadsheet(KEY, {"Sheet1": []})
-    with pytest.raises(InputError, match="empty"):
+    with pytest.raises(InputError, match="trang tính trống"):
         fetch_sheet(f"gsheet:{KEY}", out, **FAST)
     assert not (out / "raw").exists()
 
@@ -242,7 +242,7 @@ def test_spec_gives_key_and_worksheet(spec, key, title, gid):
 
 @pytest.mark.parametrize("spec", ["gsheet:", "gsheet:not a key", "gsheet:https://example.org/sheet", "sheet:KEY"])
 def test_bad_spec_is_one_line(spec):
-    with pytest.raises(InputError, match="gsheet:<key or URL>|address bar"):
+    with pytest.raises(InputError, match="gsheet:<mã hoặc đường dẫn>|thanh địa chỉ"):
         parse_spec(spec)
 
 
@@ -290,7 +290,7 @@ def test_a_key_the_token_endpoint_refuses_is_one_clear_error(fake, out, tmp_path
     (tmp_path / "other.json").write_text(json.dumps(info), encoding="utf-8")
     monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(tmp_path / "other.json"))
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["v"]]})
-    with pytest.raises(InputError, match=r"token endpoint .*/token refused the service account .*invalid_grant"):
+    with pytest.raises(InputError, match=r"máy chủ cấp token .*/token từ chối tài khoản dịch vụ .*invalid_grant"):
         fetch_sheet(f"gsheet:{KEY}", out, **FAST)
 
 

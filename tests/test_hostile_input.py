@@ -294,7 +294,7 @@ def test_missing_required_column_is_one_clear_error_naming_it(data):
         evaluate(RawTable.from_rows(rows, source="hypothesis"), CONFIG, REGISTRY)
     message = str(caught.value)
     assert isinstance(caught.value, InputError) and "\n" not in message
-    assert message.startswith("the response sheet lacks required column(s)")
+    assert message.startswith("bảng trả lời thiếu cột bắt buộc")
     assert all(f'"{required[i]}"' in message for i in gone)
 
 
@@ -306,10 +306,10 @@ def test_csv_export_reads_back_every_cell_as_written(tmp_path_factory, headers, 
     folder = tmp_path_factory.mktemp("csv")
     path, expected = exported([headers] + body, encoding, folder)
     if not any(h.strip() for h in expected[0]):
-        with pytest.raises(InputError, match="no column headers"):
+        with pytest.raises(InputError, match="không có tiêu đề cột"):
             read_export(path)
     elif encoding == "utf-8" and b"\0" in path.read_bytes()[:4096]:  # no byte-order mark: a zero byte says binary
-        with pytest.raises(InputError, match="binary content"):
+        with pytest.raises(InputError, match="nội dung nhị phân"):
             read_export(path)
     else:
         read_back([headers] + body, encoding, folder)

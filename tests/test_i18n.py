@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
+import string
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,27 @@ def test_every_message_in_the_code_is_translated(lang):
     assert not untranslated, f"empty or fuzzy translations in {lang}: {untranslated[:5]}"
     obsolete = sorted(set(translated) - _extracted())
     assert not obsolete, f"no longer in the code (run `make messages`): {obsolete[:5]}"
+
+
+# A Rich markup tag such as [bold], [dim] or [/]; "[#worksheet]" and "[ ]" are text.
+_MARKUP = re.compile(r"\[/?[a-z]+(?: [a-z]+)*\]|\[/\]")
+
+
+def _fields(text: str) -> Counter:
+    """The str.format fields of a message, with their conversion and format spec."""
+    return Counter((name, conv, spec) for _lit, name, spec, conv in string.Formatter().parse(text) if name is not None)
+
+
+@pytest.mark.parametrize("lang", [lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE_LANGUAGE])
+def test_a_translation_keeps_every_placeholder_and_markup_tag(lang):
+    for message in _catalog(lang):
+        if not message.id:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for text in strings:
+            assert _fields(text) == _fields(ids[-1]), f"placeholders differ: {ids[0]!r} → {text!r}"
+            assert _MARKUP.findall(text) == _MARKUP.findall(ids[0]), f"markup differs: {ids[0]!r} → {text!r}"
 
 
 @pytest.mark.parametrize("lang", [lang for lang in i18n.LANGUAGES if lang != i18n.SOURCE_LANGUAGE])

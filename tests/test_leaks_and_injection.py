@@ -249,7 +249,7 @@ def test_every_file_the_commands_write_is_inside_out_or_the_drafts_folder(hostil
 @pytest.mark.parametrize("cycle", ["../x", "/tmp/x", "2026-H1/../../x", "..\\x", "2026-H1\n", "2026-H1\x00",
                                    "x" * 300, "2026-H1 "])
 def test_a_cycle_id_that_is_not_a_cycle_is_refused(config, cycle):
-    with pytest.raises(AnttError, match="unknown cycle"):
+    with pytest.raises(AnttError, match="kỳ báo cáo không hợp lệ"):
         resolve_cycle(cycle, config.cycles)
 
 
@@ -263,7 +263,7 @@ def test_the_command_line_refuses_a_cycle_that_names_a_path(tmp_path, sheet, com
     out = tmp_path / "work" / "out"
     out.mkdir(parents=True)
     proc = antt(*command, *source, "--out", str(out), cwd=out)
-    assert_one_line_error(proc, "cycle")
+    assert_one_line_error(proc, "kỳ báo cáo không hợp lệ")
     assert [p for p in _written(tmp_path) - before if not p.is_relative_to(out.resolve())] == []
     assert not (tmp_path / "escaped").exists()
 
@@ -275,7 +275,7 @@ def test_a_registry_code_that_could_name_a_path_or_a_formula_is_refused(tmp_path
     with open(path, "w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([["school_code", "school_name", "level", "ward", "emails"],
                                   ["MN01", "A", "MN", "w", ""], [code, "B", "MN", "w", ""]])
-    with pytest.raises(InputError, match=r"school_code .* cannot name a file") as refused:
+    with pytest.raises(InputError, match=r"school_code .* không dùng được làm tên tệp") as refused:
         load_registry(path, ["MN"])
     assert "\n" not in str(refused.value)
 
@@ -299,7 +299,7 @@ def test_a_registry_with_a_path_for_a_code_stops_the_run_with_one_line(tmp_path,
     before = _written(tmp_path)
     proc = antt("run", "--cycle", "2026-H1", "--source", str(source), "--schools", str(schools),
                 "--out", str(tmp_path / "out"))
-    assert_one_line_error(proc, "school_code '/ETC/PASSWD' cannot name a file")
+    assert_one_line_error(proc, "school_code '/ETC/PASSWD' không dùng được làm tên tệp")
     assert [p for p in _written(tmp_path) - before if not p.is_relative_to((tmp_path / "out").resolve())] == []
     assert not Path("/etc/passwd.html").exists()
 

@@ -308,7 +308,7 @@ def test_question_not_applying_to_level_is_not_checked(sheet, run_core):
 def test_zero_byte_file_is_an_input_error(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
-    with pytest.raises(InputError, match="empty"):
+    with pytest.raises(InputError, match="tệp trống"):
         read_export(path)
 
 

@@ -12,12 +12,18 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from antt.config import Form
+from antt.i18n import _
 from antt.intake.normalize import SCHOOL, HeaderMatch
 from antt.text import vi_datetime, vi_number
 
 ISSUE_COLUMNS = ["school_code", "sheet_row", "question_id", "severity", "message"]  # issues.csv, a contract
 ISSUE_FIELDS = ISSUE_COLUMNS + ["rule", "value"]  # kept internally: the rule's key and the value as given
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def severity_names() -> dict[str, str]:
+    """An issue's severity as the analyst reads it (issues.csv keeps the ids)."""
+    return {"error": _("error"), "warning": _("warning"), "info": _("note")}
 
 
 _GX_LOCK = threading.Lock()

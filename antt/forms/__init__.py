@@ -17,6 +17,7 @@ from antt.errors import AnttError
 from antt.forms.apps_script import apps_script
 from antt.forms.template import write_template
 from antt.forms.xlsform import write_xlsform
+from antt.i18n import _
 
 FORMATS = ("apps-script", "xlsform", "xlsx-template")
 DEFAULT_NAMES = {"apps-script": "antt-form.js", "xlsform": "antt-xlsform.xlsx", "xlsx-template": "bao-cao-antt.xlsx"}
@@ -28,7 +29,8 @@ def export_form(config: Config, registry: pd.DataFrame, fmt: str, dest: Path) ->
     A `dest` that is a folder, or has no file extension, gets the format's standard file name inside it.
     """
     if fmt not in FORMATS:
-        raise AnttError(f"unknown form format {fmt!r} (expected one of {', '.join(FORMATS)})")
+        raise AnttError(_("unknown form format {format!r} (expected one of {formats})")
+                        .format(format=fmt, formats=", ".join(FORMATS)))
     dest = Path(dest)
     if dest.is_dir() or not dest.suffix:
         dest = dest / DEFAULT_NAMES[fmt]
@@ -43,25 +45,28 @@ def export_form(config: Config, registry: pd.DataFrame, fmt: str, dest: Path) ->
 def export_steps(fmt: str, path: Path) -> list[str]:
     """What to do with the exported file, step by step, for the person who ran the export."""
     if fmt == "apps-script":
-        return [
-            "Open https://script.google.com with the Google account that will own the form, and click New project.",
-            f"Replace the editor's contents with the whole of {path} and save (Ctrl+S).",
-            "Choose the function createAnttForm in the toolbar and click Run.",
-            "Authorise the script when Google asks (it creates one form and one spreadsheet in your Drive).",
-            "Open the Execution log: it shows the link to send to the schools, the form's edit link and the "
-            "response sheet's link.",
-            "Give the response sheet's key to `antt run --source gsheet:KEY` (share the sheet with the service "
-            "account's e-mail first).",
+        steps = [
+            _("Open https://script.google.com with the Google account that will own the form, and click New project."),
+            _("Replace the editor's contents with the whole of {path} and save (Ctrl+S)."),
+            _("Choose the function createAnttForm in the toolbar and click Run."),
+            _("Authorise the script when Google asks (it creates one form and one spreadsheet in your Drive)."),
+            _("Open the Execution log: it shows the link to send to the schools, the form's edit link and the "
+              "response sheet's link."),
+            _("Give the response sheet's key to `antt run --source gsheet:KEY` (share the sheet with the service "
+              "account's e-mail first)."),
         ]
-    if fmt == "xlsform":
-        return [
-            "KoboToolbox: New project → Upload an XLSForm → choose " + str(path) + ", then Deploy.",
-            f"ODK Central: New form → upload {path}, then Publish and share the link or QR code.",
-            "Respondents pick their school's level first; the school list and the questions follow it.",
+    elif fmt == "xlsform":
+        steps = [
+            _("KoboToolbox: New project → Upload an XLSForm → choose {path}, then Deploy."),
+            _("ODK Central: New form → upload {path}, then Publish and share the link or QR code."),
+            _("Respondents pick their school's level first; the school list and the questions follow it."),
         ]
-    return [
-        f"Send {path} to each school that cannot use the online form.",
-        "The school fills the yellow cells (sending date, registered e-mail, answers) and e-mails the file back.",
-        "Save the returned files, one per school, in one folder, and run "
-        "`antt run --cycle CYCLE --source FOLDER` on that folder.",
-    ]
+    else:
+        steps = [
+            _("Send {path} to each school that cannot use the online form."),
+            _("The school fills the yellow cells (sending date, registered e-mail, answers) and e-mails the file "
+              "back."),
+            _("Save the returned files, one per school, in one folder, and run `antt run --cycle CYCLE --source "
+              "FOLDER` on that folder."),
+        ]
+    return [step.format(path=path) for step in steps]

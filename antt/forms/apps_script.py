@@ -10,7 +10,7 @@ import json
 
 import pandas as pd
 
-from antt.config import Config, Question
+from antt.config import Config, GoogleFormWording, Question
 from antt.forms.common import question_options, rule_hint
 
 # Above this many options a single choice is a drop-down (the school list), below it radio buttons.
@@ -133,24 +133,24 @@ function publish_(form) {
 """
 
 
-def _validation(q: Question) -> dict | None:
+def _validation(q: Question, words: GoogleFormWording) -> dict | None:
     """A Google Form holds one validation rule per question: the one that catches the commonest slip."""
     if q.type == "integer":
         if q.min is not None and q.min >= 0:
             # Digits only: whole and not negative in one rule (the exact bound is checked by the pipeline).
-            return {"kind": "pattern", "pattern": "^[0-9]+$", "message": "Chỉ nhập chữ số, ví dụ 12 hoặc 1200."}
-        return {"kind": "whole", "message": "Nhập một số nguyên."}
+            return {"kind": "pattern", "pattern": "^[0-9]+$", "message": words.digits_only}
+        return {"kind": "whole", "message": words.whole_number}
     if q.type in ("decimal", "percent"):
-        message = "Nhập một số."
+        message = words.number
         if q.min is not None and q.max is not None:
             return {"kind": "between", "min": q.min, "max": q.max, "message": message}
         if q.min is not None:
             return {"kind": "at_least", "min": q.min, "message": message}
         return {"kind": "number", "message": message}
     if q.type == "phone":
-        return {"kind": "pattern", "pattern": "^0[0-9]{9}$", "message": "Số di động 10 chữ số, bắt đầu bằng 0."}
+        return {"kind": "pattern", "pattern": "^0[0-9]{9}$", "message": words.phone}
     if q.type == "url":
-        return {"kind": "url", "message": "Nhập đường dẫn bắt đầu bằng http:// hoặc https://."}
+        return {"kind": "url", "message": words.url}
     return None
 
 
@@ -175,7 +175,7 @@ def _question(q: Question, config: Config, registry: pd.DataFrame) -> dict:
             "help": rule_hint(q, form, config, required_in_form=required)}
     if options:
         data["options"] = options
-    validation = _validation(q)
+    validation = _validation(q, form.exports.google_form)
     if validation:
         data["validation"] = validation
     return data
@@ -188,8 +188,8 @@ def form_data(config: Config, registry: pd.DataFrame) -> dict:
         "title": form.title,
         "description": form.description,
         "version": form.version,
-        "sheetTitle": f"{form.title} (câu trả lời)",
-        "confirmation": "Đã nhận báo cáo. Trường có thể mở lại biểu mẫu để sửa câu trả lời trước hạn.",
+        "sheetTitle": form.exports.google_form.sheet_title.format(title=form.title),
+        "confirmation": form.exports.google_form.confirmation,
         "locale": "vi_VN",
         "timeZone": config.cycles.timezone,
         "sections": [{"id": s.id, "title": s.title,

@@ -1,22 +1,23 @@
 """What every form export shares: the school option list, and the hint that explains a question's rules.
 
 The Google Form, the XLSForm and the Excel template all say the same thing about a question (required when, who
-answers it, its bounds), so the sentence is composed once here from the question's config.
+answers it, its bounds), so the sentence is composed once here from the question's config and the wording in
+`form.yaml`'s `exports.hints`.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from antt.config import Config, Form, Question
+from antt.config import Config, Form, Hints, Question
 
-# U+2013 with spaces: the "CODE – Tên trường" option text that docs/spec.md §3 and the normalizer's code extraction
-# expect.
+# U+2013 with spaces: the "CODE – school name" option text that docs/spec.md §3 and the normalizer's code
+# extraction expect.
 SCHOOL_SEPARATOR = " – "
 
 
 def school_options(registry: pd.DataFrame) -> list[str]:
-    """Every registry school as the form shows it: "CODE – Tên trường", in registry order."""
+    """Every registry school as the form shows it: "CODE – school name", in registry order."""
     pairs = zip(registry["school_code"], registry["school_name"], strict=True)
     return [f"{code}{SCHOOL_SEPARATOR}{name}" for code, name in pairs]
 
@@ -35,40 +36,41 @@ def level_list(levels: list[str], config: Config) -> str:
     return ", ".join(config.office.level_names.get(lv, lv) for lv in levels)
 
 
-def bounds_hint(q: Question) -> str:
+def bounds_hint(q: Question, hints: Hints) -> str:
     """What a valid answer looks like (type and bounds): the message shown when an answer is refused."""
     parts: list[str] = []
     if q.type == "integer":
-        parts.append(f"Số nguyên, không nhỏ hơn {number(q.min)}." if q.min is not None else "Số nguyên.")
+        parts.append(hints.integer_min.format(min=number(q.min)) if q.min is not None else hints.integer)
     elif q.type in ("decimal", "percent") and q.min is not None:
-        parts.append(f"Không nhỏ hơn {number(q.min)}.")
+        parts.append(hints.min.format(min=number(q.min)))
     if q.max is not None:
-        parts.append(f"Không lớn hơn {number(q.max)}.")
+        parts.append(hints.max.format(max=number(q.max)))
     if q.max_question:
-        parts.append(f"Không lớn hơn câu {q.max_question}.")
+        parts.append(hints.max_question.format(question=q.max_question))
     if q.type == "phone":
-        parts.append("Số di động 10 chữ số, bắt đầu bằng 0.")
+        parts.append(hints.phone)
     if q.type == "url":
-        parts.append("Đường dẫn bắt đầu bằng http:// hoặc https://.")
+        parts.append(hints.url)
     if q.type == "date":
-        parts.append("Ngày/tháng/năm.")
+        parts.append(hints.date)
     return " ".join(parts)
 
 
 def rule_hint(q: Question, form: Form, config: Config, *, required_in_form: bool) -> str:
-    """The question's rules in Vietnamese, for what the form itself cannot enforce or show, then its help text.
+    """The question's rules, for what the form itself cannot enforce or show, then its help text.
 
     `required_in_form` says whether the export marks the question required natively (then it is not repeated).
     """
+    hints = form.exports.hints
     parts: list[str] = []
     if q.required and not required_in_form:
-        parts.append("Bắt buộc trả lời.")
+        parts.append(hints.required)
     if q.required_if:
         other = form.by_id[q.required_if.question]
-        parts.append(f"Bắt buộc khi câu {other.id} là \"{q.required_if.equals}\".")
+        parts.append(hints.required_if.format(question=other.id, value=q.required_if.equals))
     if q.applies_to:
-        parts.append(f"Chỉ trường {level_list(q.applies_to, config)} trả lời; trường khác để trống.")
-    bounds = bounds_hint(q)
+        parts.append(hints.applies_to.format(levels=level_list(q.applies_to, config)))
+    bounds = bounds_hint(q, hints)
     if bounds and not (q.type == "date" and q.help):
         parts.append(bounds)
     if q.help:

@@ -1,11 +1,11 @@
 """`config/form.yaml` → a one-school Excel report template, for schools that fill the report offline and e-mail it.
 
-Layout (the contract `antt.sources.folder` reads back): sheet "Báo cáo" has a header row "Mã câu | Câu hỏi | Trả lời |
-Hướng dẫn"; below it the rows "Ngày gửi" and "Địa chỉ email" (label in column B), then one row per question with its id
-in column A. A checkbox question has one row per option below it, with ids "B4.1", "B4.2", … and the option text in
-column B, each answered "Có" or "Không": a secretary ticks items one by one, and nothing has to be typed or joined.
-Only the answer cells are unlocked; drop-down lists come from the hidden sheet "Danh sách", whose first column also
-records the yes/no words the template uses.
+Layout (the contract `antt.sources.folder` reads back; every word from `form.yaml`'s `exports.excel_template`): the
+report sheet has a header row "id | question | answer | hint"; below it the rows "sent at" and "email" (label in
+column B), then one row per question with its id in column A. A checkbox question has one row per option below it,
+with ids "B4.1", "B4.2", … and the option text in column B, each answered with the form's yes or no word: a secretary
+ticks items one by one, and nothing has to be typed or joined. Only the answer cells are unlocked; drop-down lists
+come from the hidden lists sheet, whose first column also records the yes/no words the template uses.
 """
 
 from __future__ import annotations
@@ -21,17 +21,10 @@ from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from antt.config import Config, Question
+from antt.config import Config, ExcelTemplateWording, Question
 from antt.forms.common import bounds_hint, number, rule_hint, school_options
 
-SHEET = "Báo cáo"
-LISTS = "Danh sách"
-COLUMNS = ("Mã câu", "Câu hỏi", "Trả lời", "Hướng dẫn")
-SENT_AT = "Ngày gửi"
-EMAIL = "Địa chỉ email"
 HEADER_ROW = 4
-INSTRUCTIONS = ("Điền cột \"Trả lời\" (ô màu vàng), lưu file dạng Excel (.xlsx) và gửi lại qua email cho Phòng GD&ĐT. "
-                "Các ô khác đã được khoá; không đổi tên trang tính. Câu không áp dụng cho trường thì để trống.")
 # No date before this is a plausible report or plan date: catches a year typed with two digits.
 EARLIEST_DATE = "DATE(2000,1,1)"
 
@@ -48,24 +41,30 @@ _FORMATS = {"integer": "#,##0", "decimal": "0.00", "percent": "0.0%", "date": "d
 class _Validations:
     """Data validations of the report sheet, one per distinct rule, each covering all its cells."""
 
-    def __init__(self, ws: Worksheet) -> None:
-        self.ws = ws
+    def __init__(self, ws: Worksheet, title: str) -> None:
+        self.ws, self.title = ws, title
         self.rules: dict[tuple, DataValidation] = {}
 
     def add(self, cell: Cell, key: tuple, message: str, **rule) -> None:
         dv = self.rules.get(key)
         if dv is None:
-            dv = DataValidation(allow_blank=True, showErrorMessage=True, errorTitle="Giá trị không hợp lệ",
+            dv = DataValidation(allow_blank=True, showErrorMessage=True, errorTitle=self.title[:32],
                                 error=message[:255], **rule)
             self.ws.add_data_validation(dv)
             self.rules[key] = dv
         dv.add(cell)
 
 
+def columns(words: ExcelTemplateWording) -> tuple[str, str, str, str]:
+    """The report sheet's column titles, in order."""
+    c = words.columns
+    return c.id, c.question, c.answer, c.hint
+
+
 def _write_lists(ws: Worksheet, config: Config, registry: pd.DataFrame) -> dict[str, str]:
     """One column per drop-down list; returns list key → absolute reference. Column A is the yes/no pair."""
     form = config.form
-    columns = {"yes_no": ("Có/Không", [form.answer_yes, form.answer_no]),
+    columns = {"yes_no": (form.exports.excel_template.yes_no_list, [form.answer_yes, form.answer_no]),
                "schools": (form.school_question.id, school_options(registry))}
     columns |= {q.id: (q.id, list(q.options)) for q in form.questions if q.type == "select_one" and q.options}
     refs = {}
@@ -74,7 +73,7 @@ def _write_lists(ws: Worksheet, config: Config, registry: pd.DataFrame) -> dict[
         ws.cell(1, i, title).font = Font(bold=True)
         for r, value in enumerate(values, start=2):
             ws.cell(r, i, value)
-        refs[key] = f"'{LISTS}'!${letter}$2:${letter}${len(values) + 1}"
+        refs[key] = f"'{ws.title}'!${letter}$2:${letter}${len(values) + 1}"
         ws.column_dimensions[letter].width = 40
     ws.sheet_state = "hidden"
     ws.protection.sheet = True
@@ -131,36 +130,37 @@ def _validate(q: Question, cell: Cell, refs: dict[str, str], dvs: _Validations, 
 def write_template(config: Config, registry: pd.DataFrame, dest: Path) -> Path:
     """Write the one-school report template to `dest` (.xlsx)."""
     form = config.form
+    words = form.exports.excel_template
     wb = Workbook()
     ws = wb.active
-    ws.title = SHEET
-    refs = _write_lists(wb.create_sheet(LISTS), config, registry)
-    dvs = _Validations(ws)
+    ws.title = words.report_sheet
+    refs = _write_lists(wb.create_sheet(words.lists_sheet), config, registry)
+    dvs = _Validations(ws, words.invalid_title)
 
     ws.merge_cells("A1:D1")
     ws["A1"] = form.title
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = _WRAP
     ws.merge_cells("A2:D2")
-    ws["A2"] = f"{form.description}\n{INSTRUCTIONS}".strip()
+    ws["A2"] = f"{form.description}\n{words.instructions.format(answer=words.columns.answer)}".strip()
     ws["A2"].alignment = _WRAP
     ws.row_dimensions[1].height = 36
     ws.row_dimensions[2].height = 80
-    ws["D3"] = f"Biểu mẫu phiên bản {form.version}"
+    ws["D3"] = words.version.format(version=form.version)
     ws["D3"].font = Font(italic=True, color="808080")
-    for col, title in enumerate(COLUMNS, start=1):
+    for col, title in enumerate(columns(words), start=1):
         cell = ws.cell(HEADER_ROW, col, title)
         cell.font, cell.fill, cell.border = Font(bold=True, color="FFFFFF"), _HEAD, _BOX
 
     row = HEADER_ROW + 1
-    _row(ws, row, "", SENT_AT, "Ngày gửi báo cáo, dạng ngày/tháng/năm (ví dụ 09/06/2026).")
-    dvs.add(_answer_cell(ws, row, "dd/mm/yyyy"), ("date",), "Nhập ngày dạng ngày/tháng/năm.",
+    _row(ws, row, "", words.sent_at, words.sent_at_hint)
+    dvs.add(_answer_cell(ws, row, "dd/mm/yyyy"), ("date",), words.enter_date,
             type="date", operator="greaterThanOrEqual", formula1=EARLIEST_DATE)
     row += 1
-    _row(ws, row, "", EMAIL, "Email của trường đã đăng ký với Phòng GD&ĐT, dùng để gửi file này. Bắt buộc.")
+    _row(ws, row, "", words.email, words.email_hint)
     _answer_cell(ws, row)
 
-    yes_no = f"Chọn \"{form.answer_yes}\" hoặc \"{form.answer_no}\"."
+    yes_no = words.choose_yes_no.format(yes=form.answer_yes, no=form.answer_no)
     rows: dict[str, int] = {}
     pending: list[tuple[Question, Cell, str]] = []
     for section in form.sections:
@@ -173,7 +173,7 @@ def write_template(config: Config, registry: pd.DataFrame, dest: Path) -> Path:
             rows[q.id] = row
             hint = rule_hint(q, form, config, required_in_form=False)
             if q.type == "select_multiple":
-                pick = f"Chọn \"{form.answer_yes}\" ở từng dòng bên dưới cho mỗi mục đã có."
+                pick = words.pick_options.format(yes=form.answer_yes)
                 _row(ws, row, q.id, q.label, f"{pick} {hint}".strip(), bold=q.required)
                 ws.cell(row, 3).fill = _NO_ANSWER
                 for i, option in enumerate(q.options or [], start=1):
@@ -184,8 +184,8 @@ def write_template(config: Config, registry: pd.DataFrame, dest: Path) -> Path:
                 continue
             _row(ws, row, q.id, q.label, hint, bold=q.required)
             cell = _answer_cell(ws, row, _FORMATS.get(q.type, "@"))
-            message = {"yes_no": yes_no, "select_one": "Chọn một phương án trong danh sách.",
-                       "date": "Nhập ngày dạng ngày/tháng/năm."}.get(q.type, bounds_hint(q) or "Giá trị không hợp lệ.")
+            message = {"yes_no": yes_no, "select_one": words.choose_option, "date": words.enter_date}.get(
+                q.type, bounds_hint(q, form.exports.hints) or words.invalid)
             pending.append((q, cell, message))
     # After every row is placed, so that a bound by another answer can name that answer's cell.
     for q, cell, message in pending:

@@ -18,6 +18,7 @@ from openpyxl.styles import Font
 from antt.config import NUMERIC_TYPES, Config, Form, Question
 from antt.errors import ConfigError
 from antt.forms.common import bounds_hint, number, rule_hint, school_options
+from antt.i18n import _
 
 SURVEY_COLUMNS = ["type", "name", "label", "hint", "required", "relevant", "constraint", "constraint_message",
                   "choice_filter", "appearance"]
@@ -49,7 +50,8 @@ def _required(q: Question, form: Form) -> str:
         return f"{ref} = '{YES if want == form.answer_yes else NO}'"
     if other.type in ("select_one", "select_multiple"):
         if str(want) not in (other.options or []):
-            raise ConfigError(f"form.yaml: {q.id}: required_if.equals {want!r} is not an option of {other.id}")
+            raise ConfigError(_("form.yaml: {question}: required_if.equals {value!r} is not an option of {other}")
+                              .format(question=q.id, value=want, other=other.id))
         name = other.options.index(str(want)) + 1
         return f"selected({ref}, '{name}')"
     if other.type in NUMERIC_TYPES:
@@ -91,7 +93,7 @@ def _survey_row(q: Question, config: Config) -> dict[str, str]:
         "type": kind, "name": q.id, "label": q.title,
         "hint": rule_hint(q, config.form, config, required_in_form=True),
         "required": _required(q, config.form), "relevant": _relevant(q), "constraint": constraint,
-        "constraint_message": bounds_hint(q) if constraint else "",
+        "constraint_message": bounds_hint(q, config.form.exports.hints) if constraint else "",
         "choice_filter": f"{LEVEL}=${{{LEVEL}}}" if q.options_from == "registry" else "",
         "appearance": "numbers" if q.type == "phone" else "",
     }
@@ -108,8 +110,9 @@ def survey_rows(config: Config) -> list[dict[str, str]]:
             if q.section != section.id:
                 continue
             if q.options_from == "registry":
-                rows.append({"type": "select_one levels", "name": LEVEL, "label": "Cấp học", "required": "yes",
-                             "hint": f"Chọn cấp học của trường để rút gọn danh sách trường ở câu {q.id}."})
+                words = form.exports.xlsform
+                rows.append({"type": "select_one levels", "name": LEVEL, "label": words.level_label, "required": "yes",
+                             "hint": words.level_hint.format(question=q.id)})
             rows.append(_survey_row(q, config))
         rows.append({"type": "end_group", "name": f"section_{section.id}"})
     return rows

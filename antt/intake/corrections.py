@@ -13,6 +13,7 @@ import pandas as pd
 
 from antt.config import Form
 from antt.errors import InputError
+from antt.i18n import _
 from antt.intake.normalize import HeaderMatch, parse_school
 from antt.intake.registry import csv_with_lines
 from antt.sources.raw import RawTable
@@ -29,11 +30,12 @@ def load_corrections(path: Path) -> pd.DataFrame:
     try:
         frame, line = csv_with_lines(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: corrections file is not a readable UTF-8 CSV ({type(exc).__name__})") from None
+        raise InputError(_("{path}: corrections file is not a readable UTF-8 CSV ({reason})")
+                         .format(path=path, reason=type(exc).__name__)) from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(f"{path}: corrections file lacks column(s) {', '.join(missing)} "
-                         f"(expected {', '.join(COLUMNS)})")
+        raise InputError(_("{path}: corrections file lacks column(s) {missing} (expected {expected})")
+                         .format(path=path, missing=", ".join(missing), expected=", ".join(COLUMNS)))
     frame = clean_frame(frame[COLUMNS]).fillna("")
     frame["line"] = line.astype(str)
     return frame
@@ -51,16 +53,19 @@ def check_corrections(corrections: pd.DataFrame, raw: RawTable, header: HeaderMa
         row = int(rec["sheet_row"]) if rec["sheet_row"].isdigit() else None
         code = rec["school_code"].upper()
         if rec["action"] not in ACTIONS:
-            why = f"hành động \"{rec['action']}\" không hợp lệ (dùng: {', '.join(ACTIONS)})"
+            why = form.message("correction_bad_action", action=rec["action"], actions=", ".join(ACTIONS))
+        elif not rec["sheet_row"]:
+            why = form.message("correction_no_row")
         elif row is None or row not in row_school.index:
-            why = f"không có dòng {rec['sheet_row'] or '(trống)'} trong bảng trả lời"
+            why = form.message("correction_unknown_row", row=rec["sheet_row"])
         elif rec["action"] == "set" and rec["question_id"] not in form.by_id:
-            why = f"không có câu hỏi \"{rec['question_id']}\""
+            why = form.message("correction_unknown_question", question=rec["question_id"])
         elif rec["action"] == "set" and rec["question_id"] not in header.positions:
-            why = f"bảng trả lời không có cột của câu {rec['question_id']}"
+            why = form.message("correction_no_column", question=rec["question_id"])
         elif code != ("" if pd.isna(row_school[row]) else row_school[row]) and not (
                 rec["action"] == "set" and rec["question_id"] == form.school_question.id):
-            why = f"dòng {row} là của trường \"{row_school[row]}\", không phải \"{rec['school_code']}\""
+            why = form.message("correction_other_school", row=row, school=row_school[row],
+                               given=rec["school_code"])
         else:
             ok.append(rec | {"sheet_row": row, "school_code": code})
             continue

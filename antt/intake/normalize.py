@@ -16,6 +16,7 @@ import pandas as pd
 from antt.config import Form, Question
 from antt.cycles import Cycle
 from antt.errors import InputError
+from antt.i18n import _
 from antt.sources.raw import RawTable
 from antt.text import clean_frame, match_key, on_uniques
 
@@ -59,7 +60,8 @@ def match_headers(headers: list[str], form: Form) -> HeaderMatch:
     missing = [r for r in required if r not in found.positions]
     if missing:
         names = [form.timestamp_headers[0] if r == TIMESTAMP else form.by_id[r].title for r in missing]
-        raise InputError("the response sheet lacks required column(s): " + "; ".join(f'"{n}"' for n in names))
+        raise InputError(_("the response sheet lacks required column(s): {columns}")
+                         .format(columns="; ".join(f'"{n}"' for n in names)))
     found.missing_optional = [q.id for q in form.questions if q.id not in found.positions]
     return found
 
@@ -106,7 +108,7 @@ def parse_decimal(s: pd.Series, percent: bool = False) -> tuple[pd.Series, pd.Se
 
 
 def parse_yes_no(s: pd.Series, yes: str, no: str) -> tuple[pd.Series, pd.Series]:
-    """'Có'/'Không' in any case or normalisation form → boolean."""
+    """The form's yes/no words in any case or normalisation form → boolean."""
     key = s.str.casefold()
     values = pd.Series(pd.NA, index=s.index, dtype="boolean")
     values = values.mask(key == match_key(yes), True).mask(key == match_key(no), False)
@@ -170,7 +172,7 @@ def parse_select_multiple(s: pd.Series, options: list[str]) -> tuple[pd.Series, 
 
 
 def parse_school(s: pd.Series) -> pd.Series:
-    """'MN01 – Trường Mầm non …' → 'MN01': the leading code, upper-cased."""
+    """'MN01 – <school name>' → 'MN01': the leading code, upper-cased."""
     return s.str.extract(r"^\[?([^\s\]–—-]+)", expand=False).str.upper().astype("str")
 
 
@@ -206,7 +208,7 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle, h
     in_cycle = (ts.isna() | ((ts >= cycle.opens_at) & (ts < cycle.closes_at))).astype(bool)
     subs["_in_cycle"] = in_cycle
     # Registry look-ups are joins; the suite then checks their results (no school, no registered sender).
-    # Every answer is checked, one with no code to read ('– Trường …') too: an unknown school, not a blank.
+    # Every answer is checked, one with no code to read ('– <school name>') too: an unknown school, not a blank.
     subs["_school_check"] = in_cycle & subs[school_q.id].notna()
     if EMAIL in header.positions:
         pairs = registry[["school_code", "emails"]].explode("emails").dropna()

@@ -10,6 +10,7 @@ import pandas as pd
 
 from antt.cycles import Cycle
 from antt.errors import InputError
+from antt.i18n import _
 from antt.text import clean_series
 
 COLUMNS = ["school_code", "school_name", "level", "ward", "emails"]
@@ -38,9 +39,9 @@ def read_registry(path: Path | str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: school registry not found") from None
+        raise InputError(_("{path}: school registry not found").format(path=path)) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
+        raise InputError(_("{path}: school registry is not a UTF-8 CSV file").format(path=path)) from None
 
 
 def load_registry(path: Path | str, levels: list[str], default_unit: str = "", data: bytes | None = None
@@ -54,40 +55,43 @@ def load_registry(path: Path | str, levels: list[str], default_unit: str = "", d
     try:
         text = (read_registry(path) if data is None else data).decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"{path}: school registry is not a UTF-8 CSV file") from None
+        raise InputError(_("{path}: school registry is not a UTF-8 CSV file").format(path=path)) from None
     try:
         df, line = csv_with_lines(text)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: school registry is empty") from None
+        raise InputError(_("{path}: school registry is empty").format(path=path)) from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(f"{path}: school registry is not a readable CSV ({str(exc).splitlines()[0]})") from None
+        raise InputError(_("{path}: school registry is not a readable CSV ({reason})")
+                         .format(path=path, reason=str(exc).splitlines()[0])) from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: school registry lacks column(s) {', '.join(missing)} "
-                         f"(expected {', '.join(COLUMNS + OPTIONAL)})")
+        raise InputError(_("{path}: school registry lacks column(s) {missing} (expected {expected})")
+                         .format(path=path, missing=", ".join(missing), expected=", ".join(COLUMNS + OPTIONAL)))
     for col in COLUMNS[:4]:
         df[col] = clean_series(df[col])
     df["school_code"] = df["school_code"].str.upper()
     blank = df["school_code"].isna()
     if blank.any():
-        raise InputError(f"{path}: line {line[blank].iloc[0]}: school_code is empty")
+        raise InputError(_("{path}: line {line}: school_code is empty").format(path=path, line=line[blank].iloc[0]))
     codes = df["school_code"]
     unsafe = ~codes.str.fullmatch(_CODE.pattern) | codes.str.split(".").str[0].isin(_WINDOWS_DEVICES)
     if unsafe.any():
-        raise InputError(f"{path}: line {line[unsafe].iloc[0]}: school_code {codes[unsafe].iloc[0]!r} cannot name a "
-                         f"file: use letters A-Z, digits, '_' or '.', starting with a letter or digit, at most 40 "
-                         f"(and not a Windows device name)")
+        raise InputError(_("{path}: line {line}: school_code {code!r} cannot name a file: use letters A-Z, digits, '_' "
+                           "or '.', starting with a letter or digit, at most 40 (and not a Windows device name)")
+                         .format(path=path, line=line[unsafe].iloc[0], code=codes[unsafe].iloc[0]))
     dupes = df["school_code"].duplicated(keep=False)
     if dupes.any():
         where = line[dupes].groupby(df.loc[dupes, "school_code"]).agg(
-            lambda n: ", ".join(map(str, n.iloc[:-1])) + f" and {n.iloc[-1]}")
-        raise InputError(f"{path}: duplicate school_code " +
-                         "; ".join(f"{code} (lines {at})" for code, at in where.items()))
+            lambda n: _("{lines} and {last}").format(lines=", ".join(map(str, n.iloc[:-1])), last=n.iloc[-1]))
+        raise InputError(_("{path}: duplicate school_code {codes}").format(
+            path=path, codes="; ".join(_("{code} (lines {lines})").format(code=code, lines=at)
+                                       for code, at in where.items())))
     bad = df.loc[~df["level"].isin(levels), ["school_code", "level"]]
     if len(bad):
         code, level = bad.iloc[0]
-        raise InputError(f"{path}: {code}: unknown level {level!r} (expected one of {', '.join(levels)})")
+        raise InputError(_("{path}: {code}: unknown level {level!r} (expected one of {levels})")
+                         .format(path=path, code=code, level=level, levels=", ".join(levels)))
     df["emails"] = df["emails"].fillna("").map(
         lambda s: sorted({e.strip().lower() for e in s.split(";") if e.strip()}))
     for col in OPTIONAL:
@@ -96,7 +100,8 @@ def load_registry(path: Path | str, levels: list[str], default_unit: str = "", d
         wrong = raw.ne("") & parsed.isna()
         if wrong.any():
             row = df.loc[wrong].iloc[0]
-            raise InputError(f"{path}: {row['school_code']}: {col} {raw[wrong].iloc[0]!r} is not a date YYYY-MM-DD")
+            raise InputError(_("{path}: {code}: {column} {value!r} is not a date YYYY-MM-DD")
+                             .format(path=path, code=row["school_code"], column=col, value=raw[wrong].iloc[0]))
         df[col] = parsed.dt.date
     unit = clean_series(df[UNIT]) if UNIT in df.columns else pd.Series(pd.NA, index=df.index, dtype="str")
     df[UNIT] = unit.fillna(default_unit)

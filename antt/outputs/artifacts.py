@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from antt.checks.validate import SEVERITY_ORDER, severity_names
+from antt.i18n import _
 from antt.outputs.document import kpis
 from antt.scoring.results import CycleResults
 
@@ -11,26 +13,32 @@ TABLE_ROWS = 1000
 def summary_markdown(res: CycleResults, folder: str) -> str:
     k = kpis(res.ranked)
     severity = res.issues["severity"].value_counts()
-    lines = [
-        f"# {res.cycle.label} {res.cycle.id}",
-        "",
-        "| | |", "|---|---|",
-        f"| Trường phải báo cáo | {k['expected']} |",
-        f"| Đã gửi, được tính | {k['submitted']} (đúng hạn {k['on_time']}, muộn {k['late']}) |",
-        f"| Cần chỉnh sửa | {k['needs_correction']} |",
-        f"| Chưa gửi | {k['missing']} |",
-        f"| Đạt tiêu chuẩn | {k['dat']} |",
-        f"| Vấn đề dữ liệu | {int(severity.get('error', 0))} lỗi, {int(severity.get('warning', 0))} cảnh báo, "
-        f"{int(severity.get('info', 0))} ghi chú |",
-        "",
-        f"Báo cáo: `{folder}/report.html`",
+    rows = [
+        (_("Schools expected to report"), k["expected"]),
+        (_("Submitted and counted"), _("{n} (on time {on_time}, late {late})").format(
+            n=k["submitted"], on_time=k["on_time"], late=k["late"])),
+        (_("Needs correction"), k["needs_correction"]),
+        (_("Not submitted"), k["missing"]),
+        (_("Meeting the standard"), k["dat"]),
+        (_("Data problems"), _("{errors} errors, {warnings} warnings, {notes} notes").format(
+            errors=int(severity.get("error", 0)), warnings=int(severity.get("warning", 0)),
+            notes=int(severity.get("info", 0)))),
     ]
+    lines = [f"# {res.cycle.label} {res.cycle.id}", "", "| | |", "|---|---|",
+             *(f"| {label} | {value} |" for label, value in rows), "",
+             _("Report: `{path}`").format(path=f"{folder}/report.html")]
     return "\n".join(lines)
 
 
 def issues_table(res: CycleResults) -> list[dict]:
-    """Errors first, then warnings; at most TABLE_ROWS rows (issues.csv always has them all)."""
-    order = res.issues["severity"].map({"error": 0, "warning": 1, "info": 2})
+    """Errors first, then warnings; at most TABLE_ROWS rows (issues.csv always has them all). Columns and severities
+    in the office's language; the rows are issues.csv's."""
+    order = res.issues["severity"].map(SEVERITY_ORDER)
     issues = res.issues.assign(_o=order).sort_values(["_o", "sheet_row"], kind="stable").head(TABLE_ROWS)
-    return issues[["school_code", "sheet_row", "question_id", "severity", "message"]].astype(object).where(
-        issues.notna(), None).to_dict("records") if len(issues) else []
+    if not len(issues):
+        return []
+    table = issues[["school_code", "sheet_row", "question_id", "severity", "message"]].astype(object)
+    table = table.where(issues.notna(), None).assign(severity=issues["severity"].map(severity_names()))
+    names = {"school_code": _("School"), "sheet_row": _("Sheet row"), "question_id": _("Question"),
+             "severity": _("Severity"), "message": _("Problem")}
+    return table.rename(columns=names).to_dict("records")

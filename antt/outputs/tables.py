@@ -69,6 +69,7 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
     """
     grades = {g.id: g for g in config.scoring.grades}
     levels = config.office.level_names
+    words = config.labels.workbook
     r = ranked
     at = r["submitted_at"].dt.tz_localize(None) if len(r) else r["submitted_at"]
     rows = _safe_text(pd.DataFrame({
@@ -76,7 +77,7 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
         "name": r["school_name"], "level": r["level"].map(levels).fillna(r["level"]), "ward": r["ward"],
         "status": r["status"].map(STATUS_LABELS),
         "at": at.astype(object).where(at.notna(), None),
-        "on_time": r["on_time"].astype(object).map({True: "Đúng hạn", False: "Muộn"}),
+        "on_time": r["on_time"].astype(object).map({True: words.on_time, False: words.late}),
         "verdict": r["verdict"].map(VERDICT_LABELS),
         "score": r["score"].astype(object).where(r["score"].notna(), None),
         "grade": r["grade"].map({k: g.label for k, g in grades.items()}),
@@ -84,11 +85,12 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
     rows = rows.astype(object).where(rows.notna(), None)
     wb = Workbook(write_only=True)
     styles = _Styles(grades)
-    _ranking_sheet(wb, "Tổng hợp", rows, r["grade"], styles)
+    headers = list(words.columns.model_dump().values())
+    _ranking_sheet(wb, words.ranking_sheet, headers, rows, r["grade"], styles)
     for level in config.form.levels:
         mask = (r["level"] == level).to_numpy()
         if mask.any():
-            _ranking_sheet(wb, levels.get(level, level)[:31], rows[mask], r["grade"][mask], styles)
+            _ranking_sheet(wb, levels.get(level, level)[:31], headers, rows[mask], r["grade"][mask], styles)
     _criteria_sheets(wb, ranked, criteria, config, styles)
     wb.save(path)
 
@@ -100,8 +102,6 @@ class _Styles:
         self.grade_font = Font(color="FFFFFF", bold=True)
 
 
-_HEADERS = ["Hạng", "Hạng trong cấp", "Mã trường", "Tên trường", "Cấp học", "Xã/phường", "Tình trạng",
-            "Thời điểm gửi", "Đúng hạn", "Kết quả ANTT", "Điểm", "Xếp loại"]
 _WIDTHS = [6, 8, 10, 36, 16, 20, 10, 17, 10, 12, 7, 11]
 
 
@@ -114,13 +114,14 @@ def _header(ws, names: list[str], styles: _Styles) -> None:
     ws.append(cells)
 
 
-def _ranking_sheet(wb: Workbook, title: str, rows: pd.DataFrame, grade_ids: pd.Series, styles: _Styles) -> None:
+def _ranking_sheet(wb: Workbook, title: str, headers: list[str], rows: pd.DataFrame, grade_ids: pd.Series,
+                   styles: _Styles) -> None:
     ws = wb.create_sheet(title)
     for i, width in enumerate(_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(_HEADERS))}{len(rows) + 1}"
-    _header(ws, _HEADERS, styles)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+    _header(ws, headers, styles)
     for values, gid in zip(rows.itertuples(index=False, name=None), grade_ids.tolist(), strict=True):
         values = list(values)
         at = WriteOnlyCell(ws, value=values[7])
@@ -135,18 +136,19 @@ def _ranking_sheet(wb: Workbook, title: str, rows: pd.DataFrame, grade_ids: pd.S
 
 def _criteria_sheets(wb: Workbook, ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config,
                      styles: _Styles) -> None:
-    cs = config.criteria
-    crit = wb.create_sheet("Tiêu chí")
+    cs, words = config.criteria, config.labels.workbook
+    crit = wb.create_sheet(words.criteria_sheet)
     crit.freeze_panes = "C2"
     crit.auto_filter.ref = f"A1:{get_column_letter(len(cs.criteria) + 2)}{len(criteria) + 1}"
-    _header(crit, ["Mã trường", "Tên trường"] + [c.id for c in cs.criteria], styles)
+    _header(crit, [words.columns.school_code, words.columns.school_name] + [c.id for c in cs.criteria], styles)
     names = ranked.set_index("school_code")["school_name"].reindex(criteria.index).map(neutralise)
-    marks = criteria.astype(object).replace({True: "Đạt", False: "Không đạt"})
+    marks = criteria.astype(object).replace({True: words.criterion_met, False: words.criterion_not_met})
     marks = marks.where(criteria.notna(), None)
     rows = marks.itertuples(index=False, name=None)
     for code, name, values in zip(criteria.index, names.tolist(), rows, strict=True):
         crit.append([code, name, *values])
-    legend = wb.create_sheet("Chú giải tiêu chí")
-    _header(legend, ["Mã", "Tiêu chí", "Bắt buộc", "Căn cứ"], styles)
+    legend = wb.create_sheet(words.legend_sheet)
+    _header(legend, list(words.legend_columns.model_dump().values()), styles)
+    yes, no = config.form.answer_yes, config.form.answer_no
     for c in cs.criteria:
-        legend.append([c.id, c.title, "Có" if c.mandatory else "Không", c.legal_ref])
+        legend.append([c.id, c.title, yes if c.mandatory else no, c.legal_ref])

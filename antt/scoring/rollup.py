@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from antt.errors import AnttError
+from antt.i18n import _
 from antt.outputs.document import kpis
 from antt.scoring.ranking import rank_schools
 from antt.text import one_line
@@ -37,7 +38,7 @@ class UnitOutcome:
 def failure_reason(exc: BaseException | None) -> str:
     """An exception as the one line a person reads: our own errors say it all, others are prefixed by their type."""
     if exc is None:
-        return "không rõ lý do"
+        return _("no reason given")
     text = str(exc) if isinstance(exc, AnttError) else f"{type(exc).__name__}: {exc}"
     return one_line(text)
 

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from antt.errors import InputError
+from antt.i18n import _
 from antt.sources.raw import RawTable, number_text
 
 log = logging.getLogger(__name__)
@@ -60,22 +61,23 @@ def _rows(path: Path, name: str, limit: int | None = None) -> list[list[str]]:
     elif suffix in (".csv", ".txt"):
         rows = _csv_rows(path, head, name, limit)
     else:
-        raise InputError(f"{name}: unsupported file type {suffix or '(none)'}; expected .csv or .xlsx")
+        raise InputError(_("{name}: unsupported file type {suffix}; expected .csv or .xlsx")
+                         .format(name=name, suffix=suffix or _("(none)")))
     if not rows or not any(cell.strip() for cell in rows[0]):
-        raise InputError(f"{name}: the first row holds no column headers")
+        raise InputError(_("{name}: the first row holds no column headers").format(name=name))
     return rows
 
 
 def _head(path: Path, name: str) -> bytes:
     """The file's first bytes, after checking it exists and is not empty."""
     if not path.exists():
-        raise InputError(f"{name}: file not found")
+        raise InputError(_("{name}: file not found").format(name=name))
     if path.is_dir():
-        raise InputError(f"{name}: is a folder, expected a .csv or .xlsx export")
+        raise InputError(_("{name}: is a folder, expected a .csv or .xlsx export").format(name=name))
     with open(path, "rb") as fh:
         head = fh.read(_HEAD)
     if not head.strip() and path.stat().st_size <= len(head):
-        raise InputError(f"{name}: file is empty")
+        raise InputError(_("{name}: file is empty").format(name=name))
     return head
 
 
@@ -87,26 +89,27 @@ def _is_web_page(head: bytes) -> bool:
 
 def _csv_rows(path: Path, head: bytes, name: str, limit: int | None) -> list[list[str]]:
     if _is_web_page(head):
-        raise InputError(f"{name}: is a web page (HTML), not a CSV export; download the sheet again as CSV")
+        raise InputError(_("{name}: is a web page (HTML), not a CSV export; download the sheet again as CSV")
+                         .format(name=name))
     bom = next((encoding for mark, encoding in _BOMS if head.startswith(mark)), None)
     if bom is None and b"\0" in head[:4096]:
-        raise InputError(f"{name}: not a text CSV file (binary content)")
+        raise InputError(_("{name}: not a text CSV file (binary content)").format(name=name))
     try:
         return _read_csv(path, bom or "utf-8-sig", name, limit)
     except UnicodeDecodeError:
         if bom:
-            raise InputError(f"{name}: not readable {_ENCODING_NAMES[bom]} text despite its byte-order mark; "
-                             "export the sheet again as CSV (UTF-8)") from None
+            raise InputError(_("{name}: not readable {encoding} text despite its byte-order mark; export the sheet "
+                               "again as CSV (UTF-8)").format(name=name, encoding=_ENCODING_NAMES[bom])) from None
     _refuse_damaged_utf8(path, name)
     try:
         return _read_csv(path, _LEGACY, name, limit)
     except UnicodeDecodeError:
-        raise InputError(f"{name}: neither UTF-8 nor Windows-1258 text; export the sheet again as CSV (UTF-8)") \
-            from None
+        raise InputError(_("{name}: neither UTF-8 nor Windows-1258 text; export the sheet again as CSV (UTF-8)")
+                         .format(name=name)) from None
 
 
 def _read_csv(path: Path, encoding: str, name: str, limit: int | None) -> list[list[str]]:
-    """Parse the file as `encoding`, row by row; equal cells share one string (answers repeat a lot: '0', 'Có')."""
+    """Parse the file as `encoding`, row by row; equal cells share one string (answers repeat: '0', yes)."""
     with open(path, encoding=encoding, newline="") as fh:
         # Tone marks never straddle a line, so composing line by line is exact.
         lines = (unicodedata.normalize("NFC", line) for line in fh) if encoding == _LEGACY else fh
@@ -114,13 +117,16 @@ def _read_csv(path: Path, encoding: str, name: str, limit: int | None) -> list[l
         try:
             rows = [list(map(sys.intern, row)) for row in itertools.islice(reader, limit)]
         except csv.Error as exc:
-            hint = "; the file seems cut off, download it again" if "unexpected end of data" in str(exc) else ""
-            raise InputError(f"{name}: line {reader.line_num}: not a readable CSV file ({exc}){hint}") from None
+            message = _("{name}: line {line}: not a readable CSV file ({reason}); the file seems cut off, download it "
+                        "again") if "unexpected end of data" in str(exc) else \
+                _("{name}: line {line}: not a readable CSV file ({reason})")
+            raise InputError(message.format(name=name, line=reader.line_num, reason=exc)) from None
     if limit is None:
         _refuse_cut_off(path, rows, name)
-        level = logging.WARNING if encoding == _LEGACY else logging.INFO
-        note = " (not UTF-8: check its Vietnamese text)" if encoding == _LEGACY else ""
-        log.log(level, "%s: read as %s text%s", name, _ENCODING_NAMES[encoding], note)
+        if encoding == _LEGACY:  # said to the analyst, once: the text may need a look
+            log.warning(_("{name}: read as Windows-1258 text (not UTF-8: check its Vietnamese text)").format(name=name))
+        else:
+            log.info("%s: read as %s text", name, _ENCODING_NAMES[encoding])
     return rows
 
 
@@ -133,8 +139,9 @@ def _refuse_cut_off(path: Path, rows: list[list[str]], name: str) -> None:
         fh.seek(max(path.stat().st_size - 4, 0))
         tail = fh.read().rstrip(b"\0")  # UTF-16 puts a zero byte beside the line break
     if not tail.endswith((b"\n", b"\r")):
-        raise InputError(f"{name}: the file seems cut off: its last row (sheet row {len(rows)}) stops after "
-                         f"{len(rows[-1])} of {len(rows[0])} columns; download the export again")
+        raise InputError(_("{name}: the file seems cut off: its last row (sheet row {row}) stops after {filled} of "
+                           "{columns} columns; download the export again")
+                         .format(name=name, row=len(rows), filled=len(rows[-1]), columns=len(rows[0])))
 
 
 def _refuse_damaged_utf8(path: Path, name: str) -> None:
@@ -147,8 +154,9 @@ def _refuse_damaged_utf8(path: Path, name: str) -> None:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
                 if seen_utf8 or not line[:exc.start].isascii():
-                    raise InputError(f"{name}: line {number}: not valid UTF-8 (damaged byte at column "
-                                     f"{exc.start + 1}); export the sheet again as CSV (UTF-8)") from None
+                    raise InputError(_("{name}: line {line}: not valid UTF-8 (damaged byte at column {column}); "
+                                       "export the sheet again as CSV (UTF-8)")
+                                     .format(name=name, line=number, column=exc.start + 1)) from None
                 return
             seen_utf8 = seen_utf8 or not line.isascii()
 
@@ -159,20 +167,23 @@ def _xlsx_rows(path: Path, head: bytes, name: str, limit: int | None) -> list[li
     from openpyxl import load_workbook
 
     if head.startswith(_OLE_MAGIC):
-        raise InputError(f"{name}: a password-protected workbook or an old-format .xls file; remove the password "
-                         "(File > Info > Protect Workbook) or save it as .xlsx")
+        raise InputError(_("{name}: a password-protected workbook or an old-format .xls file; remove the password "
+                           "(File > Info > Protect Workbook) or save it as .xlsx").format(name=name))
     if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<"):
-        raise InputError(f"{name}: is a web page (HTML) saved as .xlsx, not a workbook; download the sheet again")
+        raise InputError(_("{name}: is a web page (HTML) saved as .xlsx, not a workbook; download the sheet again")
+                         .format(name=name))
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 (any unreadable workbook is one line, whatever openpyxl raises)
-        raise InputError(f"{name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+        raise InputError(_("{name}: not a readable .xlsx workbook ({reason})")
+                         .format(name=name, reason=type(exc).__name__)) from None
     try:
         ws = wb.worksheets[0]
         ws.reset_dimensions()  # a wrong recorded sheet size would silently cut rows or columns off
         return [[_cell_text(v) for v in row] for row in ws.iter_rows(max_row=limit, values_only=True)]
     except Exception as exc:  # noqa: BLE001 (damage inside the workbook surfaces while its rows are read)
-        raise InputError(f"{name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+        raise InputError(_("{name}: not a readable .xlsx workbook ({reason})")
+                         .format(name=name, reason=type(exc).__name__)) from None
     finally:
         wb.close()
 

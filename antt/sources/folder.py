@@ -2,9 +2,10 @@
 
 The folder is first packed into one deterministic zip (`folder_bytes`), which the pipeline archives; the rows are
 then read from those same bytes, so what was parsed is exactly what was archived. The result is a RawTable shaped
-like a Google Forms export ("Dấu thời gian", "Địa chỉ email", then "ID. label" per question, checkbox answers
-joined with ", "), so every rule of docs/spec.md §4 applies unchanged. A file that is not a readable template is
-skipped and reported, never fatal; a folder without a single usable file is an InputError.
+like a Google Forms export (the form's first timestamp and e-mail headers, then "ID. label" per question, checkbox
+answers joined with ", "), so every rule of docs/spec.md §4 applies unchanged. The template's words (sheet names, column
+titles, the sent-at and e-mail rows) are the ones `form.yaml` gives the export. A file that is not a readable
+template is skipped and reported, never fatal; a folder without a single usable file is an InputError.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from antt.config import ExcelTemplateWording, Form
 from antt.errors import InputError
-from antt.forms.template import COLUMNS, EMAIL, LISTS, SENT_AT, SHEET
+from antt.forms.template import columns
+from antt.i18n import _
 from antt.sources.raw import RawTable, number_text
 from antt.text import match_key
 
-TIMESTAMP_HEADER, EMAIL_HEADER = "Dấu thời gian", "Địa chỉ email"  # as a Vietnamese Google Forms sheet names them
 SUFFIX = ".xlsx"
 _QUESTION = re.compile(r"^([A-Z][0-9]+)$")
 _OPTION = re.compile(r"^([A-Z][0-9]+)\.([0-9]+)$")
@@ -51,9 +53,9 @@ class _Report:
 
 def _listing(folder: Path) -> list[Path]:
     if not folder.exists():
-        raise InputError(f"{folder}: folder not found")
+        raise InputError(_("{path}: folder not found").format(path=folder))
     if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
+        raise InputError(_("{path}: not a folder").format(path=folder))
     # Dotfiles (.DS_Store, editor swap files) are not anybody's report.
     return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
 
@@ -78,27 +80,28 @@ def folder_bytes(folder: Path | str, timezone: str = "Asia/Ho_Chi_Minh") -> byte
     return buffer.getvalue()
 
 
-def read_folder(folder: Path | str, timezone: str = "Asia/Ho_Chi_Minh", packed: bytes | None = None) -> FolderRead:
+def read_folder(folder: Path | str, form: Form, timezone: str = "Asia/Ho_Chi_Minh",
+                packed: bytes | None = None) -> FolderRead:
     """Read every filled template in `folder` (not its subfolders), one row per file in file-name order.
 
     `packed` is the folder's `folder_bytes` when the caller already has them (it archived them first): the rows
     are then read from exactly those bytes.
     """
     folder = Path(folder)
-    others = [(p.name, f"not an {SUFFIX} file; save it as an Excel workbook (.xlsx)")
+    others = [(p.name, _("not an {suffix} file; save it as an Excel workbook (.xlsx)").format(suffix=SUFFIX))
               for p in _listing(folder) if p.suffix.lower() != SUFFIX]
     data = packed if packed is not None else folder_bytes(folder, timezone)
-    return read_archive(data, str(folder), others)
+    return read_archive(data, str(folder), form, others)
 
 
-def read_archive(data: bytes, label: str, skipped: list[tuple[str, str]] | None = None) -> FolderRead:
+def read_archive(data: bytes, label: str, form: Form, skipped: list[tuple[str, str]] | None = None) -> FolderRead:
     """Read the templates packed by `folder_bytes`; `label` names the folder in messages."""
     skipped = list(skipped or [])
     reports: list[tuple[str, _Report]] = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
             try:
-                report = _read_template(zf.read(info))
+                report = _read_template(zf.read(info), form.exports.excel_template)
             except _NotATemplate as exc:
                 skipped.append((info.filename, str(exc)))
                 continue
@@ -107,20 +110,26 @@ def read_archive(data: bytes, label: str, skipped: list[tuple[str, str]] | None 
             reports.append((info.filename, report))
     skipped.sort()
     if not reports:
-        more = f" and {len(skipped) - 1} other file(s)" if len(skipped) > 1 else ""
-        detail = f"skipped {skipped[0][0]}: {skipped[0][1]}{more}" if skipped else "the folder holds no file"
-        raise InputError(f"{label}: no filled report template (.xlsx) in the folder ({detail})")
-    return FolderRead(raw=_table([r for _, r in reports], label), files=[name for name, _ in reports],
-                      skipped=skipped)
+        if not skipped:
+            detail = _("the folder holds no file")
+        elif len(skipped) == 1:
+            detail = _("skipped {file}: {reason}").format(file=skipped[0][0], reason=skipped[0][1])
+        else:
+            detail = _("skipped {file}: {reason} and {n} other file(s)").format(
+                file=skipped[0][0], reason=skipped[0][1], n=len(skipped) - 1)
+        raise InputError(_("{path}: no filled report template (.xlsx) in the folder ({detail})")
+                         .format(path=label, detail=detail))
+    return FolderRead(raw=_table([r for _name, r in reports], label, form),
+                      files=[name for name, _report in reports], skipped=skipped)
 
 
-def _table(reports: list[_Report], label: str) -> RawTable:
+def _table(reports: list[_Report], label: str, form: Form) -> RawTable:
     """One Google-Forms-shaped row per report; questions in the order the templates list them."""
     labels: dict[str, str] = {}
     for report in reports:
         for qid, text in report.labels.items():
             labels.setdefault(qid, text)
-    headers = [TIMESTAMP_HEADER, EMAIL_HEADER] + [f"{qid}. {text}" for qid, text in labels.items()]
+    headers = [form.timestamp_headers[0], form.email_headers[0]] + [f"{qid}. {text}" for qid, text in labels.items()]
     rows = [[r.sent_at, r.email] + [r.answers.get(qid, "") for qid in labels] for r in reports]
     return RawTable.from_rows([headers] + rows, source=label)
 
@@ -129,28 +138,33 @@ class _NotATemplate(Exception):
     """Why a file cannot be read as a filled template (shown to the analyst as the skip reason)."""
 
 
-def _read_template(data: bytes) -> _Report:
+def _read_template(data: bytes, words: ExcelTemplateWording) -> _Report:
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 (any unreadable workbook is a skipped file, whatever openpyxl raises)
-        raise _NotATemplate(f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+        raise _NotATemplate(_("not a readable .xlsx workbook ({reason})").format(reason=type(exc).__name__)) \
+            from None
+    sheet, lists = words.report_sheet, words.lists_sheet
     try:
-        if SHEET not in wb.sheetnames or LISTS not in wb.sheetnames:
-            raise _NotATemplate(f"not a report template (no sheets \"{SHEET}\" and \"{LISTS}\")")
-        vocabulary = [_text(row[0]) for row in wb[LISTS].iter_rows(min_row=2, max_row=3, max_col=1)]
+        if sheet not in wb.sheetnames or lists not in wb.sheetnames:
+            raise _NotATemplate(_("not a report template (no sheets \"{sheet}\" and \"{lists}\")")
+                                .format(sheet=sheet, lists=lists))
+        vocabulary = [_text(row[0]) for row in wb[lists].iter_rows(min_row=2, max_row=3, max_col=1)]
         if len(vocabulary) != 2 or not all(vocabulary):
-            raise _NotATemplate(f"not a report template (sheet \"{LISTS}\" lacks the yes/no words)")
-        report = wb[SHEET]
+            raise _NotATemplate(_("not a report template (sheet \"{lists}\" lacks the yes/no words)")
+                                .format(lists=lists))
+        report = wb[sheet]
         report.reset_dimensions()  # some spreadsheet programs record a wrong sheet size; read to the last row
-        return _read_report(report.iter_rows(max_col=3), *vocabulary)
+        return _read_report(report.iter_rows(max_col=3), words, *vocabulary)
     finally:
         wb.close()
 
 
-def _read_report(rows, yes: str, no: str) -> _Report:
-    header = [match_key(c) for c in COLUMNS[:3]]
+def _read_report(rows, words: ExcelTemplateWording, yes: str, no: str) -> _Report:
+    titles = columns(words)[:3]
+    header = [match_key(c) for c in titles]
     report = _Report(sent_at="", email="", labels={}, answers={})
     ticks: dict[str, list[str]] = {}
     started = False
@@ -160,9 +174,9 @@ def _read_report(rows, yes: str, no: str) -> _Report:
         if not started:
             started = [match_key(key), match_key(label), match_key(answer)] == header
             continue
-        if match_key(label) == match_key(SENT_AT):
+        if match_key(label) == match_key(words.sent_at):
             report.sent_at = _sent_at(cells[2])
-        elif match_key(label) == match_key(EMAIL):
+        elif match_key(label) == match_key(words.email):
             report.email = answer
         elif m := _QUESTION.match(key):
             report.labels[m[1]] = label
@@ -175,11 +189,11 @@ def _read_report(rows, yes: str, no: str) -> _Report:
                 # Neither yes nor no: passed on so that the checkbox parser reports it, never guessed.
                 ticks.setdefault(m[1], []).append(f"{label}: {answer}")
     if not started:
-        raise _NotATemplate(f"not a report template (no header row \"{' | '.join(COLUMNS[:3])}\")")
+        raise _NotATemplate(_("not a report template (no header row \"{header}\")").format(header=" | ".join(titles)))
     for qid, chosen in ticks.items():
         report.answers[qid] = ", ".join(chosen)
     if not any(report.answers.values()):
-        raise _NotATemplate("the template is blank (no answer filled in)")
+        raise _NotATemplate(_("the template is blank (no answer filled in)"))
     return report
 
 

@@ -26,6 +26,7 @@ from gspread.utils import DateTimeOption, ValueRenderOption, extract_id_from_url
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_any
 
 from antt.errors import InputError
+from antt.i18n import _
 from antt.sources import google
 from antt.sources.archive import ArchivedInput, archive_bytes, receipts
 from antt.sources.quota import google_api_slot
@@ -57,19 +58,21 @@ class SheetRef:
 def parse_spec(spec: str) -> SheetRef:
     """`gsheet:KEY`, `gsheet:https://docs.google.com/spreadsheets/d/KEY/edit#gid=0`, `gsheet:KEY#Form Responses 1`."""
     if not spec.startswith("gsheet:"):
-        raise InputError(f"{spec}: not a Google Sheets source; write gsheet:<key or URL>[#worksheet]")
-    target, _, fragment = spec.removeprefix("gsheet:").strip().partition("#")
+        raise InputError(_("{spec}: not a Google Sheets source; write gsheet:<key or URL>[#worksheet]")
+                         .format(spec=spec))
+    target, _hash, fragment = spec.removeprefix("gsheet:").strip().partition("#")
     target = target.strip()
     if target.startswith(("http://", "https://")):
         try:
             key = extract_id_from_url(target)
         except NoValidUrlKeyFound:
-            raise InputError(f"{spec}: not a Google Sheets URL; copy it from the address bar of the open sheet") \
-                from None
+            raise InputError(_("{spec}: not a Google Sheets URL; copy it from the address bar of the open sheet")
+                             .format(spec=spec)) from None
     elif _KEY.fullmatch(target):
         key = target
     else:
-        raise InputError(f"{spec}: not a Google Sheets key or URL; write gsheet:<key or URL>[#worksheet]")
+        raise InputError(_("{spec}: not a Google Sheets key or URL; write gsheet:<key or URL>[#worksheet]")
+                         .format(spec=spec))
     # A URL copied from the browser ends in #gid=N: that names the open tab.
     gid = _GID.fullmatch(fragment.strip())
     if gid:
@@ -113,7 +116,8 @@ def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 
         client.http_client.session.close()
     rows = _as_export(rows)
     if not rows or not any(rows[0]):
-        raise InputError(f"{label}: the worksheet is empty (no header row){google.snapshot_hint(label, SUFFIX, out)}")
+        raise InputError(_("{sheet}: the worksheet is empty (no header row)").format(sheet=label)
+                         + google.snapshot_hint(label, SUFFIX, out))
     archived = archive_bytes(_csv_bytes(rows), SUFFIX, original=label, out=out)
     return RawTable.from_rows(rows, source=label), archived
 
@@ -167,7 +171,7 @@ def _read_values(client: gspread.Client, ref: SheetRef, batch_rows: int) -> list
                                value_render_option=ValueRenderOption.unformatted,
                                date_time_render_option=DateTimeOption.formatted_string, pad_values=True)
         # The API leaves out a range's trailing empty rows; later batches may still hold data.
-        rows.extend(values + [[] for _ in range(last - first + 1 - len(values))])
+        rows.extend(values + [[] for _row in range(last - first + 1 - len(values))])
     return rows
 
 
@@ -181,8 +185,9 @@ def _worksheet(book: gspread.Spreadsheet, ref: SheetRef) -> gspread.Worksheet:
         found = sheets[:1]
     if not found:
         wanted = f"gid={ref.gid}" if ref.gid is not None else repr(ref.title)
-        titles = ", ".join(repr(p.get("title", "")) for p in sheets) or "none"
-        raise gspread.WorksheetNotFound(f"no worksheet {wanted} in this spreadsheet (it has {titles})")
+        titles = ", ".join(repr(p.get("title", "")) for p in sheets) or _("none")
+        raise gspread.WorksheetNotFound(_("no worksheet {wanted} in this spreadsheet (it has {titles})")
+                                        .format(wanted=wanted, titles=titles))
     return gspread.Worksheet(book, found[0], book.id, book.client)
 
 
@@ -227,30 +232,40 @@ def _explain(exc: BaseException, account: str, token_uri: str, endpoint: str, ti
         status = api.response.status_code
         # gspread sets code -1 when the error body is not Google's JSON; then only the HTTP status is known.
         reason = api.error.get("status") if api.code == status else google.status_name(status)
-        answered = f"Google Sheets answered {status} {reason}: {google.one_line(api.error.get('message'))}"
+        answered = _("Google Sheets answered {status} {reason}: {message}").format(
+            status=status, reason=reason, message=google.one_line(api.error.get("message")))
         if status == HTTPStatus.FORBIDDEN:
-            return f"{answered}; share the sheet with {account} (Viewer is enough)"
+            return _("{answered}; share the sheet with {account} (Viewer is enough)").format(answered=answered,
+                                                                                          account=account)
         if status == HTTPStatus.NOT_FOUND:
-            return f"{answered}; no spreadsheet has this key: copy the URL from the address bar of the open sheet"
+            return _("{answered}; no spreadsheet has this key: copy the URL from the address bar of the open sheet") \
+                .format(answered=answered)
         if status == HTTPStatus.UNAUTHORIZED:
-            return f"{answered}; the service-account key was refused: check ANTT_GOOGLE_CREDENTIALS"
+            return _("{answered}; the service-account key was refused: check ANTT_GOOGLE_CREDENTIALS") \
+                .format(answered=answered)
         if status == HTTPStatus.TOO_MANY_REQUESTS:
-            return f"{answered} (after {tries} attempts); the read quota is used up: wait a minute and run again"
+            return _("{answered} (after {tries} attempts); the read quota is used up: wait a minute and run again") \
+                .format(answered=answered, tries=tries)
         if status >= 500:
-            return f"{answered} (after {tries} attempts); Google Sheets is failing: run again later"
+            return _("{answered} (after {tries} attempts); Google Sheets is failing: run again later") \
+                .format(answered=answered, tries=tries)
         return answered
     if isinstance(exc, requests.exceptions.JSONDecodeError):  # a proxy page, a captive portal, a truncated body
-        return f"Google Sheets sent an answer that is not JSON; check ANTT_SHEETS_ENDPOINT ({endpoint})"
+        return _("Google Sheets sent an answer that is not JSON; check ANTT_SHEETS_ENDPOINT ({endpoint})") \
+            .format(endpoint=endpoint)
     if isinstance(exc, requests.Timeout):
-        return (f"Google Sheets did not answer within {timeout:g} s (after {tries} attempts); "
-                f"check the network or ANTT_SHEETS_ENDPOINT ({endpoint}) and run again")
+        return _("Google Sheets did not answer within {timeout} s (after {tries} attempts); check the network or "
+                 "ANTT_SHEETS_ENDPOINT ({endpoint}) and run again").format(timeout=f"{timeout:g}", tries=tries,
+                                                                          endpoint=endpoint)
     if isinstance(exc, requests.ConnectionError):
-        return (f"cannot connect to {endpoint} (after {tries} attempts); "
-                "check the network or ANTT_SHEETS_ENDPOINT and run again")
+        return _("cannot connect to {endpoint} (after {tries} attempts); check the network or ANTT_SHEETS_ENDPOINT "
+                 "and run again").format(endpoint=endpoint, tries=tries)
     if isinstance(exc, RefreshError):
         detail = google.one_line(exc.args[0] if exc.args else exc)
-        return (f"the token endpoint {token_uri} refused the service account {account} ({detail}); "
-                "check the key in ANTT_GOOGLE_CREDENTIALS")
+        return _("the token endpoint {uri} refused the service account {account} ({detail}); check the key in "
+                 "ANTT_GOOGLE_CREDENTIALS").format(uri=token_uri, account=account, detail=detail)
     if isinstance(exc, TransportError):
-        return f"cannot reach the token endpoint {token_uri} ({google.one_line(exc)}); check the network"
-    return f"Google Sheets sent an unexpected answer (no {exc}); check ANTT_SHEETS_ENDPOINT ({endpoint})"
+        return _("cannot reach the token endpoint {uri} ({reason}); check the network").format(
+            uri=token_uri, reason=google.one_line(exc))
+    return _("Google Sheets sent an unexpected answer (no {what}); check ANTT_SHEETS_ENDPOINT ({endpoint})").format(
+        what=exc, endpoint=endpoint)

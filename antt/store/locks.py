@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from antt.errors import AnttError
+from antt.i18n import _
 
 LOCKS_DIR = ".locks"
 
@@ -30,7 +31,7 @@ class Busy(AnttError):
 @contextmanager
 def cycle_lock(out: Path | str, cycle_id: str, job: str = "run") -> Iterator[None]:
     """Hold the cycle's lock in `out` while the block runs; when another process holds it, raise Busy at once,
-    naming that process and its job ("run", "re-render", "reminder round")."""
+    naming that process and its job ("run", "report" or "reminder round")."""
     path = Path(out) / LOCKS_DIR / f"{cycle_id}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes (close-on-exec)
@@ -47,12 +48,20 @@ def cycle_lock(out: Path | str, cycle_id: str, job: str = "run") -> Iterator[Non
         os.close(fd)  # releases the lock
 
 
+def _job(job: str) -> str:
+    """A lock holder's job as the message names it (the lock file records the job's id, in no language)."""
+    return {"run": _("a run"), "report": _("a report"), "reminder round": _("a reminder round")}.get(
+        job, _("another job"))
+
+
 def _busy_message(cycle_id: str, out: Path | str, recorded: bytes) -> str:
     try:  # the holder writes who it is just after taking the lock: it may not have yet
         holder = json.loads(recorded)
         since = datetime.fromisoformat(holder["since"])
         when = since.strftime("%H:%M" if since.date() == datetime.now().astimezone().date() else "%Y-%m-%d %H:%M")
-        what, who = f"a {holder['job']}", f" (pid {holder['pid']}, since {when})"
+        return _("{job} of cycle {cycle} is already under way in {out} (pid {pid}, since {since}); wait for it to "
+                 "finish, then try again").format(job=_job(holder["job"]), cycle=cycle_id, out=out,
+                                                  pid=holder["pid"], since=when)
     except (ValueError, KeyError, TypeError):
-        what, who = "another job", ""
-    return f"{what} of cycle {cycle_id} is already under way in {out}{who}; wait for it to finish, then try again"
+        return _("{job} of cycle {cycle} is already under way in {out}; wait for it to finish, then try again") \
+            .format(job=_job(""), cycle=cycle_id, out=out)
