@@ -242,7 +242,7 @@ def test_a_leadership_address_that_is_not_one_is_a_config_error(tmp_path):
     office = cfg / "office.yaml"
     office.write_text(re.sub(r"(?m)^leadership_emails:.*$", 'leadership_emails: ["lanhdao@pgd.example.org, x@y.z"]',
                              office.read_text(encoding="utf-8")), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"office.yaml: leadership_emails: .*is not an e-mail address"):
+    with pytest.raises(ConfigError, match=r"office.yaml: leadership_emails: .*không phải là địa chỉ email"):
         load_config(cfg)
 
 

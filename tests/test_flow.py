@@ -195,6 +195,5 @@ def test_flow_run_publishes_a_summary_and_an_issues_table(demo_run):
     table = Artifact.get("antt-2026-y-issues")
     assert summary is not None and "Trường phải báo cáo" in summary.data
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
-    assert rows[0]["severity"] == "error" and set(rows[0]) == {"school_code", "sheet_row", "question_id",
-                                                                 "severity", "message"}
-    assert any("không được đăng ký" in r["message"] for r in rows)
+    assert rows[0]["Mức độ"] == "lỗi" and list(rows[0]) == ["Trường", "Dòng", "Câu hỏi", "Mức độ", "Nội dung"]
+    assert any("không được đăng ký" in r["Nội dung"] for r in rows)

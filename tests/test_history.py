@@ -370,7 +370,7 @@ def test_report_is_rendered_again_from_the_database_alone(two_cycles):
     assert (folder / "results.json").read_bytes() == kept["results.json"] and (folder / "report.html").is_file()
     with pytest.raises(AnttError, match="2025-Y is not recorded"):
         rerender_cycle("2025-Y", None, out)
-    with pytest.raises(AnttError, match="unknown cycle"):
+    with pytest.raises(AnttError, match="kỳ báo cáo không hợp lệ"):
         rerender_cycle("../2026-Y", None, out)
     with pytest.raises(AnttError, match="no history database"):
         rerender_cycle("2026-Y", None, out / "elsewhere")
