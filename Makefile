@@ -28,7 +28,8 @@ APT_DB := postgresql
 APT_TEST := $(APT_PDF) $(APT_DOCX) $(APT_BROWSER) $(APT_DB)
 
 # The office's language: gettext catalogs (antt/i18n.py), compiled here and by the build hook (hatch_build.py).
-PO := $(wildcard antt/locale/*/LC_MESSAGES/antt.po)
+# antt.po holds antt's messages, typer.po the words Typer says in antt's CLI (Options, [required]…).
+PO := $(wildcard antt/locale/*/LC_MESSAGES/*.po)
 MO := $(PO:.po=.mo)
 
 $(STAMP): pyproject.toml $(LOCK) hatch_build.py
@@ -47,6 +48,9 @@ messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k ngettext:1,2 --no-location --sort-output \
 	  --project antt --msgid-bugs-address cmthcs.qy.quangninh@moet.edu.vn -o antt/locale/antt.pot .
 	$(BIN)/pybabel -q update -i antt/locale/antt.pot -d antt/locale -D antt --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q extract -k _ -k ngettext:1,2 --no-location --sort-output --project antt -o antt/locale/typer.pot \
+	  $$($(BIN)/python -c 'import os, typer; print(os.path.dirname(typer.__file__))')
+	$(BIN)/pybabel -q update -i antt/locale/typer.pot -d antt/locale -D typer --no-fuzzy-matching --ignore-obsolete
 	sed -i '/^"POT-Creation-Date: /d' $(PO)  # a date per run would only make merge conflicts
 
 # docs/method.md, the scoring method for the office, from config/ and the words of the report's method annex

@@ -1,3 +1,3 @@
-"""antt: the "An toàn về an ninh, trật tự" school compliance pipeline."""
+"""antt: the school safety and security (ANTT) compliance pipeline."""
 
 __version__ = "0.1.0"

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from antt import i18n
 from antt.errors import AnttError
@@ -44,19 +46,48 @@ try:
 except AnttError as exc:  # an unknown ANTT_LANG: say so in the source language, once
     Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
     sys.exit(2)
+i18n.speak_for_typer()  # Typer's own words (Options, [required]…) too
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="antt: the 'An toàn về ANTT' school reporting pipeline.")
+
+
+class _OwnWords:
+    """The words Typer hard-codes rather than asking gettext for: the usage line's prefix and --help's help."""
+
+    def format_usage(self, ctx, formatter) -> None:
+        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), _("Usage: "))
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
+
+
+class _Command(_OwnWords, TyperCommand):
+    pass
+
+
+class _Group(_OwnWords, TyperGroup):
+    pass
+
+
+def _typer(help_text: str, **kwargs) -> typer.Typer:
+    return typer.Typer(cls=_Group, no_args_is_help=True, options_metavar=_("[OPTIONS]"),
+                       subcommand_metavar=_("COMMAND [ARGS]..."), help=help_text, **kwargs)
+
+
+app = _typer(_("antt: the school safety and security reporting pipeline."), add_completion=False,
+             pretty_exceptions_enable=False)
 console = Console(stderr=True)
 out_console = Console()
 
-CycleOpt = Annotated[str, typer.Option("--cycle", help="Cycle id, e.g. 2026-H1 or 2026-Y.")]
-SourceOpt = Annotated[str, typer.Option("--source", help="Response sheet export (.csv or .xlsx), a folder of filled "
-                                                          ".xlsx templates, gsheet:<key or URL>[#worksheet], or "
-                                                          "gform:<form id or URL> (or a Forms snapshot .json).")]
-SchoolsOpt = Annotated[Path | None, typer.Option("--schools", help="School registry CSV (default: config's).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config folder (default: the packaged one).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Output folder; everything a run keeps lives here.")]
+CycleOpt = Annotated[str, typer.Option("--cycle", help=_("Cycle id, e.g. 2026-H1 or 2026-Y."))]
+SourceOpt = Annotated[str, typer.Option("--source", help=escape(_(
+    "Response sheet export (.csv or .xlsx), a folder of filled .xlsx templates, gsheet:<key or URL>[#worksheet], "
+    "or gform:<form id or URL> (or a Forms snapshot .json).")))]
+SchoolsOpt = Annotated[Path | None, typer.Option("--schools", help=_("School registry CSV (default: config's)."))]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_("Config folder (default: the packaged one)."))]
+OutOpt = Annotated[Path, typer.Option("--out", help=_("Output folder; everything a run keeps lives here."))]
 
 
 def _prepare_environment(out: Path) -> None:
@@ -81,18 +112,38 @@ class _StageProgress(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         stage = getattr(record, "stage", None)
         if stage:
-            self.status.update(f"[bold]{stage}[/] …")
+            self.status.update(f"[bold]{_stage_name(stage)}[/] …")
+
+
+def _stage_name(stage: str) -> str:
+    """A pipeline stage (`antt.pipeline.stage`) as the analyst reads it."""
+    return {"read": _("reading the responses"), "normalize": _("normalizing"), "validate": _("validating"),
+            "score": _("scoring"), "rank": _("ranking"), "write_files": _("writing the files"),
+            "render_report": _("rendering the report"), "render_scorecards": _("rendering the scorecards"),
+            "render_data_quality": _("rendering the data quality page"), "finish_workbook": _("finishing ranking.xlsx"),
+            "record_history": _("recording the history"), "plan": _("planning the e-mails"),
+            "send": _("sending e-mail"), "send_report": _("sending the report")}.get(stage, stage)
+
+
+def _seconds(value: float) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, format="0.00", locale=i18n.active_language())
+
+
+def _error(message: str) -> None:
+    console.print(_("[red]error:[/] {message}").format(message=message), highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _error(message)
     raise typer.Exit(code)
 
 
 def _with_progress(cycle: str, run):
     """Call `run()` (a flow) while a Rich status line shows the running stage."""
     stages = logging.getLogger("antt.pipeline")
-    with console.status(f"[bold]{cycle}[/]: starting Prefect …") as status:
+    with console.status(_("[bold]{cycle}[/]: starting Prefect …").format(cycle=cycle)) as status:
         handler = _StageProgress(status)
         stages.addHandler(handler)
         stages.setLevel(logging.INFO)
@@ -126,34 +177,35 @@ def _summary(result: dict) -> None:
     doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     k = doc["kpis"]
     table = Table(title=f"{doc['cycle']['label']} {doc['cycle']['id']}", show_header=False)
-    for label, value in [("Schools expected", k["expected"]), ("Submitted", k["submitted"]),
-                         ("On time", k["on_time"]), ("Needs correction", k["needs_correction"]),
-                         ("Missing", k["missing"]), ("Meeting the standard (Đạt)", k["dat"]),
-                         ("Issues", len(doc["issues"]))]:
+    for label, value in [(_("Schools expected to report"), k["expected"]), (_("Submitted"), k["submitted"]),
+                         (_("On time"), k["on_time"]), (_("Needs correction"), k["needs_correction"]),
+                         (_("Not submitted"), k["missing"]), (_("Meeting the standard"), k["dat"]),
+                         (_("Data problems"), len(doc["issues"]))]:
         table.add_row(label, str(value))
-    timing = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in result["timings"].items())
+    timing = ", ".join(_("{stage} {seconds} s").format(stage=_stage_name(name), seconds=_seconds(seconds))
+                       for name, seconds in result["timings"].items())
     console.print(table)
-    console.print(f"[dim]stages: {timing}[/]")
+    console.print("[dim]" + _("stages: {timings}").format(timings=timing) + "[/]")
     out_console.print(str((folder / "report.html").resolve()), highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command, help=_("Run a whole cycle as a Prefect flow and print the report's path."))
 def run(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
         out: OutOpt = Path("out")) -> None:
-    """Run a whole cycle as a Prefect flow and print the report's path."""
     _prepare_environment(out)
     _summary(_run_cycle(cycle, source, schools, config, out))
 
 
-@app.command()
+@app.command(cls=_Command, help=_("Validate a response sheet only (no scoring, no Prefect) and list the problems."))
 def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
              out: OutOpt = Path("out"),
-             issues_csv: Annotated[Path | None, typer.Option("--issues-csv", help="Also write issues here.")] = None,
-             strict: Annotated[bool, typer.Option(help="Exit 1 when any submission has a blocking error.")] = False,
+             issues_csv: Annotated[Path | None, typer.Option("--issues-csv", help=_("Also write issues here."))]
+             = None,
+             strict: Annotated[bool, typer.Option(help=_("Exit 1 when any submission has a blocking error."))]
+             = False,
              ) -> None:
-    """Validate a response sheet only (no scoring, no Prefect) and list the problems."""
     from antt import pipeline
-    from antt.checks.validate import ISSUE_COLUMNS
+    from antt.checks.validate import ISSUE_COLUMNS, severity_names
     from antt.outputs.publish import write_atomic
     from antt.outputs.tables import csv_bytes
 
@@ -163,13 +215,15 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
     prepared = pipeline.normalize_stage(raw, run)
     issues = pipeline.validate_stage(prepared, run).issues
     counts = issues["severity"].value_counts()
-    table = Table(title=f"{cycle}: {len(prepared.subs)} rows, {len(issues)} issues "
-                        f"({counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
-                        f"{counts.get('info', 0)} notes)")
-    for col in ("school_code", "sheet_row", "question_id", "severity", "message"):
+    table = Table(title=_("{cycle}: {rows} rows, {issues} issues ({errors} errors, {warnings} warnings, {notes} notes)")
+                  .format(cycle=cycle, rows=len(prepared.subs), issues=len(issues), errors=counts.get("error", 0),
+                          warnings=counts.get("warning", 0), notes=counts.get("info", 0)))
+    for col in (_("School"), _("Sheet row"), _("Question"), _("Severity"), _("Problem")):
         table.add_column(col, overflow="fold")
+    severity = severity_names()
     for rec in issues.head(200).itertuples(index=False):
-        table.add_row(rec.school_code, str(rec.sheet_row), rec.question_id, rec.severity, rec.message)
+        table.add_row(rec.school_code, str(rec.sheet_row), rec.question_id, severity.get(rec.severity, rec.severity),
+                      rec.message)
     out_console.print(table)
     if issues_csv:
         write_atomic(issues_csv, csv_bytes(issues[ISSUE_COLUMNS]))
@@ -177,19 +231,19 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command, help=_("E-mail each school that is missing or needs correction (a reminder before the "
+                                  "deadline, an overdue notice from it) and the analyst a summary. SMTP from the "
+                                  "ANTT_SMTP_* variables; at most one message per school a day. Exit 1 when a "
+                                  "message or a recipient was refused."))
 def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
            out: OutOpt = Path("out"),
-           dry_run: Annotated[Path | None, typer.Option("--dry-run", help="Write the messages as .eml files "
-                                                                            "in this folder; send nothing.")] = None,
-           today: Annotated[str | None, typer.Option("--today", help="Plan as on this day, YYYY-MM-DD "
-                                                                      "(default: today, office time zone).")] = None,
-           analyst: Annotated[str | None, typer.Option("--analyst", help="Where the summary goes (default: "
-                                                                           "the office's contact_email).")] = None,
+           dry_run: Annotated[Path | None, typer.Option("--dry-run", help=_("Write the messages as .eml files in "
+                                                                              "this folder; send nothing."))] = None,
+           today: Annotated[str | None, typer.Option("--today", help=_("Plan as on this day, YYYY-MM-DD (default: "
+                                                                        "today, office time zone)."))] = None,
+           analyst: Annotated[str | None, typer.Option("--analyst", help=_("Where the summary goes (default: the "
+                                                                             "office's contact_email)."))] = None,
            ) -> None:
-    """E-mail each school that is missing or needs correction (a reminder before the deadline, an overdue notice
-    from it) and the analyst a summary. SMTP from the ANTT_SMTP_* variables; at most one message per school a day.
-    Exit 1 when a message or a recipient was refused."""
     from datetime import date
 
     from antt import pipeline
@@ -199,9 +253,9 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     try:
         day = date.fromisoformat(today) if today else None
     except ValueError:
-        _fail(f"--today {today!r} is not a date YYYY-MM-DD")
+        _fail(_("--today {day!r} is not a date YYYY-MM-DD").format(day=today))
     if analyst is not None and not is_address(analyst):
-        _fail(f"--analyst {analyst!r} is not an e-mail address")
+        _fail(_("--analyst {address!r} is not an e-mail address").format(address=analyst))
     _prepare_environment(out)
     pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
     check_round(pre.run.cycle, pre.run.config, out, day, dry_run)
@@ -212,13 +266,33 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
             cycle=cycle, source=source, schools=str(schools) if schools else None,
             config=str(config) if config else None, out=str(out), dry_run=str(dry_run) if dry_run else None,
             today=day, analyst=analyst))
-    console.print(_deliveries(f"{cycle} {result['day']}: {result['kind']}", result["deliveries"]))
-    console.print(f"sent {result['sent']}, already sent today {result['skipped']}, failed {result['failed']}, "
-                  f"refused recipients {result['refused']}, written {result['written']}", highlight=False)
+    console.print(_deliveries(f"{cycle} {result['day']}: {_kind_name(result['kind'])}", result["deliveries"]))
+    console.print(_counts(result), highlight=False)
     target = dry_run if dry_run else out / "mail" / "sent.jsonl"
     out_console.print(str(target.resolve()), highlight=False, soft_wrap=True)
     if result["failed"] or result["refused"]:
         raise typer.Exit(1)
+
+
+def _kind_name(kind: str) -> str:
+    """A kind of message (or of reminder round) as the analyst reads it."""
+    return {"reminder": _("reminder"), "overdue": _("overdue notice"), "summary": _("summary"),
+            "report": _("report"), "scorecard": _("scorecard"), "failure": _("failure notice")}.get(kind, kind)
+
+
+def _status_name(status: str) -> str:
+    return {"sent": _("sent"), "skipped": _("already sent today"), "failed": _("failed"),
+            "written": _("written")}.get(status, status)
+
+
+def _counts(counts: dict, unreachable: int | None = None) -> str:
+    """The one-line tally of a round of e-mail."""
+    line = _("sent {sent}, already sent today {skipped}, failed {failed}, refused recipients {refused}, written "
+             "{written}").format(sent=counts["sent"], skipped=counts["skipped"], failed=counts["failed"],
+                                 refused=counts["refused"], written=counts["written"])
+    if unreachable is None:
+        return line
+    return line + ", " + _("no valid address {n}").format(n=unreachable)
 
 
 def _deliveries(title: str, deliveries: list[dict], extra_rows: list[tuple[str, ...]] = ()) -> Table:
@@ -226,25 +300,26 @@ def _deliveries(title: str, deliveries: list[dict], extra_rows: list[tuple[str, 
     from antt.mail.outbox import Delivery
 
     table = Table(title=title)
-    for col in ("school", "kind", "status", "recipients", "detail"):
+    for col in (_("School"), _("Kind"), _("Status"), _("Recipients"), _("Detail")):
         table.add_column(col, overflow="fold")
     for d in deliveries:
-        table.add_row(d["school_code"] or ("(leadership)" if d["kind"] == "report" else "(analyst)"), d["kind"],
-                      d["status"], ", ".join(d["recipients"]), Delivery(**d).detail)
+        table.add_row(d["school_code"] or (_("(leadership)") if d["kind"] == "report" else _("(analyst)")),
+                      _kind_name(d["kind"]), _status_name(d["status"]), ", ".join(d["recipients"]),
+                      Delivery(**d).detail)
     for row in extra_rows:
         table.add_row(*row)
     return table
 
 
-corrections_app = typer.Typer(no_args_is_help=True, help="The analyst's corrections file.")
+corrections_app = _typer(_("The analyst's corrections file."))
 app.add_typer(corrections_app, name="corrections")
 
 
-@corrections_app.command("template")
+@corrections_app.command("template", cls=_Command, help=_("Write a corrections file pre-filled with a suggested "
+                                                          "action for every blocking problem."))
 def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
                          out: OutOpt = Path("out"),
-                         dest: Annotated[Path | None, typer.Option(help="Where to write it.")] = None) -> None:
-    """Write a corrections file pre-filled with a suggested action for every blocking problem."""
+                         dest: Annotated[Path | None, typer.Option(help=_("Where to write it."))] = None) -> None:
     from antt import pipeline
     from antt.intake.corrections import template
     from antt.outputs.publish import write_atomic
@@ -256,38 +331,38 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
     rows = template(pipeline.validate_stage(pipeline.normalize_stage(raw, run), run).issues)
     target = dest or out / f"corrections-template-{cycle}.csv"
     write_atomic(target, csv_bytes(rows))
-    console.print(f"{len(rows)} suggested corrections. Review them, fill value/by/at, and copy the lines you approve "
-                  f"into {run.config.root / 'corrections' / (cycle + '.csv')}")
+    console.print(_("{n} suggested corrections. Review them, fill value/by/at, and copy the lines you approve into "
+                    "{path}").format(n=len(rows), path=run.config.root / "corrections" / (cycle + ".csv")))
     out_console.print(str(target.resolve()), highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command, help=_("Render a cycle's report (report.html, report.docx), unit pages and scorecards again "
+                                  "from the history database (no source is read) and print the report's path; with "
+                                  "--pdf also print the official report to `<out>/<cycle>/report.pdf`. --send and "
+                                  "--send-scorecards e-mail it over the ANTT_SMTP_* settings, each message at most "
+                                  "once a day; exit 1 when one was refused."))
 def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
-           pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf, the official report (Nghị định "
-                                                           "30/2020/NĐ-CP layout), next to report.html.")] = False,
-           send: Annotated[bool, typer.Option("--send", help="E-mail the report (report.pdf, report.docx, "
-                                                             "ranking.xlsx and a summary) to office.yaml's "
-                                                             "leadership_emails.")] = False,
-           send_scorecards: Annotated[bool, typer.Option("--send-scorecards", help="E-mail each school its "
-                                                         "scorecard at its registered addresses.")] = False,
+           pdf: Annotated[bool, typer.Option("--pdf", help=_("Also write report.pdf, the official report (Decree "
+                                                             "30/2020/ND-CP layout), next to report.html."))] = False,
+           send: Annotated[bool, typer.Option("--send", help=_("E-mail the report (report.pdf, report.docx, "
+                                                               "ranking.xlsx and a summary) to office.yaml's "
+                                                               "leadership_emails."))] = False,
+           send_scorecards: Annotated[bool, typer.Option("--send-scorecards", help=_("E-mail each school its "
+                                                         "scorecard at its registered addresses."))] = False,
            schools: SchoolsOpt = None,
-           dry_run: Annotated[Path | None, typer.Option("--dry-run", help="With --send/--send-scorecards: write "
-                                                         "the messages as .eml files here; send nothing.")] = None,
+           dry_run: Annotated[Path | None, typer.Option("--dry-run", help=_("With --send/--send-scorecards: write "
+                                                         "the messages as .eml files here; send nothing."))] = None,
            office: Annotated[str, typer.Option("--office", help=_("A province unit's name (units file): render "
                                                                   "its cycle from the shared history database."))]
            = "",
            ) -> None:
-    """Render a cycle's report (report.html, report.docx), unit pages and scorecards again from the history database
-    (no source is read) and print the report's path; with --pdf also print the official report to
-    `<out>/<cycle>/report.pdf`. --send and --send-scorecards
-    e-mail it over the ANTT_SMTP_* settings, each message at most once a day; exit 1 when one was refused."""
     from antt.config import load_config
     from antt.cycles import resolve_cycle
     from antt.pipeline import rerender_cycle
     from antt.store.locks import cycle_lock
 
     if dry_run and not (send or send_scorecards):
-        _fail("--dry-run goes with --send or --send-scorecards")
+        _fail(_("--dry-run goes with --send or --send-scorecards"))
     cfg = load_config(config)
     cycle_id = resolve_cycle(cycle, cfg.cycles).id  # a configured cycle before it names a lock file
     mail = _report_mail(cfg, cycle_id, out, schools, dry_run, send, send_scorecards)  # fails before rendering
@@ -320,22 +395,21 @@ def _report_mail_summary(cycle_id: str, sent) -> None:
 
     counts = tally(sent.deliveries)
     table = _deliveries(
-        f"{cycle_id}: e-mail",
+        _("{cycle}: e-mail").format(cycle=cycle_id),
         [d for d in counts["deliveries"] if d["kind"] == "report" or d["status"] == "failed" or d["refused"]],
-        [(u.school_code, "scorecard", "no address", "",
-          f"{u.school_name}: " + ("unusable " + "; ".join(u.unusable) if u.unusable else "none registered"))
+        [(u.school_code, _kind_name("scorecard"), _("no address"), "",
+          f"{u.school_name}: " + (_("unusable {addresses}").format(addresses="; ".join(u.unusable)) if u.unusable
+                                  else _("none registered")))
          for u in sent.unreachable])
     if table.row_count:
         console.print(table)
-    console.print(f"sent {counts['sent']}, already sent today {counts['skipped']}, failed {counts['failed']}, "
-                  f"refused recipients {counts['refused']}, written {counts['written']}, "
-                  f"no valid address {len(sent.unreachable)}", highlight=False, soft_wrap=True)
+    console.print(_counts(counts, len(sent.unreachable)), highlight=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command, help=_("Write realistic demo responses (2026-H1 and 2026-Y in one sheet), run both cycles "
+                                  "offline, print the report."))
 def demo(out: OutOpt = Path("out"),
-         seed: Annotated[int, typer.Option(help="Seed of the demo responses.")] = 2026) -> None:
-    """Write realistic demo responses (2026-H1 and 2026-Y in one sheet), run both cycles offline, print the report."""
+         seed: Annotated[int, typer.Option(help=_("Seed of the demo responses."))] = 2026) -> None:
     from antt.config import load_config
     from antt.demo.build import write_demo_sheet
     from antt.intake.registry import load_registry
@@ -345,17 +419,20 @@ def demo(out: OutOpt = Path("out"),
     registry = load_registry(config.root / "schools.csv", config.form.levels)
     sheet = write_demo_sheet(out / "demo" / "phan-hoi-bieu-mau.csv", config, registry, ["2026-H1", "2026-Y"],
                              seed=seed)
-    console.print(f"[dim]demo responses: {sheet}[/]")
+    console.print("[dim]" + _("demo responses: {path}").format(path=sheet) + "[/]")
     _run_cycle("2026-H1", str(sheet), None, None, out)
     _summary(_run_cycle("2026-Y", str(sheet), None, None, out))
 
 
-@app.command()
+@app.command(cls=_Command, help=_("Create or update the deployments (cron schedules in the office's time zone) on "
+                                  "the Prefect server named by PREFECT_API_URL. Paths are stored absolute; "
+                                  "credentials stay in the worker's environment."))
 def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None, out: OutOpt = Path("out"),
-           pool: Annotated[str, typer.Option(help="Prefect work pool (process type); created if missing.")] = "antt",
-           analyst: Annotated[str | None, typer.Option(help="Analyst address for the reminder summary.")] = None,
-           units: Annotated[Path | None, typer.Option(help="Units file (see config/units.example.yaml): also "
-                                                              "deploy the province roll-up.")] = None,
+           pool: Annotated[str, typer.Option(help=_("Prefect work pool (process type); created if missing."))]
+           = "antt",
+           analyst: Annotated[str | None, typer.Option(help=_("Analyst address for the reminder summary."))] = None,
+           units: Annotated[Path | None, typer.Option(help=_("Units file (see config/units.example.yaml): also "
+                                                                "deploy the province roll-up."))] = None,
            google_api_slots: Annotated[int, typer.Option(
                "--google-api-slots", min=1, help=_("Requests to Google APIs in flight at once, all runs together "
                                                    "(the google-api concurrency limit)."))] = DEFAULT_SLOTS,
@@ -364,39 +441,38 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
                                               "and the run as Crashed (default 300); keep it well above the "
                                               "workers' PREFECT_FLOWS_HEARTBEAT_FREQUENCY."))] = None,
            ) -> None:
-    """Create or update the deployments (cron schedules in the office's time zone) on the Prefect server named by
-    PREFECT_API_URL. Paths are stored absolute; credentials stay in the worker's environment."""
     from antt.flows.deployments import deploy as apply_deployments
 
-    table = Table(title=f"Deployments on work pool {pool!r}")
-    table.add_column("deployment")
-    table.add_column("schedules")
+    table = Table(title=_("Deployments on work pool {pool!r}").format(pool=pool))
+    table.add_column(_("Deployment"))
+    table.add_column(_("Schedules"))
     for row in apply_deployments(source, schools, config, out, pool=pool, analyst=analyst, units=units,
                                  google_api_slots=google_api_slots,
                                  **({"lost_after_s": lost_after} if lost_after else {})):
-        table.add_row(row["name"], "\n".join(row["schedules"]) or "by hand")
+        table.add_row(row["name"], "\n".join(row["schedules"]) or _("by hand"))
     out_console.print(table)
-    console.print("Start a worker with `prefect worker start --pool " + pool + "`; run one now with "
-                  "`prefect deployment run 'run-cycle/manual' --param cycle=2026-H1`.", highlight=False)
+    console.print(_("Start a worker with `prefect worker start --pool {pool}`; run one now with `prefect deployment "
+                    "run 'run-cycle/manual' --param cycle=2026-H1`.").format(pool=pool), highlight=False)
 
 
-form_app = typer.Typer(no_args_is_help=True, help="The form schools fill, generated from config/form.yaml.")
+form_app = _typer(_("The form schools fill, generated from config/form.yaml."))
 app.add_typer(form_app, name="form")
 
 
-@form_app.command("export")
+@form_app.command("export", cls=_Command, help=_("Write the form from config/form.yaml and the school registry, and "
+                                                 "print the steps to use it."))
 def form_export(
-        fmt: Annotated[str, typer.Option("--format", help="apps-script, xlsform or xlsx-template.")],
-        out: Annotated[Path | None, typer.Option("--out", help="File or folder to write (default: a standard "
-                                                                  "name in the current folder).")] = None,
+        fmt: Annotated[str, typer.Option("--format", help=_("apps-script, xlsform or xlsx-template."))],
+        out: Annotated[Path | None, typer.Option("--out", help=_("File or folder to write (default: a standard "
+                                                                    "name in the current folder)."))] = None,
         schools: SchoolsOpt = None, config: ConfigOpt = None) -> None:
-    """Write the form from config/form.yaml and the school registry, and print the steps to use it."""
     from antt.config import load_config
     from antt.forms import DEFAULT_NAMES, FORMATS, export_form, export_steps
     from antt.intake.registry import load_registry
 
     if fmt not in FORMATS:
-        _fail(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        _fail(_("unknown --format {format!r}; expected one of {formats}").format(format=fmt,
+                                                                                 formats=", ".join(FORMATS)))
     cfg = load_config(config)
     registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
                              default_unit=cfg.office.office_short)
@@ -411,16 +487,16 @@ def main() -> None:
     try:
         app()
     except AnttError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/]")
+        console.print(_("[red]interrupted[/]"))
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 (the contract is one line, never a traceback)
         if os.environ.get("ANTT_DEBUG"):
             raise
-        console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc} (set ANTT_DEBUG=1 for details)",
-                      highlight=False, soft_wrap=True)
+        console.print(_("[red]internal error:[/] {error}: {message} (set ANTT_DEBUG=1 for details)")
+                      .format(error=type(exc).__name__, message=exc), highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

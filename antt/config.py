@@ -360,7 +360,8 @@ class MonthDay(_Model):
         try:
             date(2001, self.month, self.day)  # a common year: a yearly date must exist in every year
         except ValueError:
-            raise ValueError(f"{self.day}/{self.month} is not a date in every year") from None
+            raise ValueError(_("{day}/{month} is not a date in every year").format(day=self.day, month=self.month)) \
+                from None
         return self
 
 
@@ -387,7 +388,7 @@ class Schedule(_Model):
     @classmethod
     def _distinct(cls, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):
-            raise ValueError("list each number of days once")
+            raise ValueError(_("list each number of days once"))
         return value
 
 
@@ -525,12 +526,37 @@ def _parse(model: type[BaseModel], path: Path, files: dict[Path, bytes]) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or _("(top level)")
-        # Our own validators' messages are translated; pydantic's own (types, bounds) stay as pydantic words them.
-        reason = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        reason = str(err["ctx"]["error"]) if err["type"] == "value_error" else _pydantic_reason(err)
         message = f"{path}: {key}: {reason}"
         if exc.error_count() > 1:
             message += " " + _("(and {n} more)").format(n=exc.error_count() - 1)
         raise ConfigError(message) from None
+
+
+def _pydantic_reason(err: dict) -> str:
+    """Pydantic's message for the mistakes a config edit makes, in the office's language; a rarer one as pydantic
+    words it."""
+    ctx = err.get("ctx") or {}
+    reasons = {
+        "missing": _("Field required"),
+        "extra_forbidden": _("unknown key (check its spelling)"),
+        "string_type": _("Input should be a valid string"),
+        "int_type": _("Input should be a valid integer"),
+        "int_parsing": _("Input should be a valid integer"),
+        "int_from_float": _("Input should be a valid integer"),
+        "float_type": _("Input should be a valid number"),
+        "float_parsing": _("Input should be a valid number"),
+        "bool_type": _("Input should be true or false"),
+        "bool_parsing": _("Input should be true or false"),
+        "list_type": _("Input should be a list"),
+        "dict_type": _("Input should be a mapping of keys to values"),
+        "model_type": _("Input should be a mapping of keys to values"),
+        "literal_error": _("Input should be {expected}").format(expected=ctx.get("expected")),
+        "string_pattern_mismatch": _("String should match pattern '{pattern}'").format(pattern=ctx.get("pattern")),
+        "greater_than_equal": _("Input should be at least {ge}").format(ge=ctx.get("ge")),
+        "less_than_equal": _("Input should be at most {le}").format(le=ctx.get("le")),
+    }
+    return reasons.get(err["type"], err["msg"])
 
 
 def load_config(root: Path | str | None = None) -> Config:

@@ -85,7 +85,8 @@ def cycle_on(kind: str, day: date, cycles: Cycles) -> str:
     """The cycle of `kind` a run on `day` is about: the one whose school deadline is nearest (2026-06-03 → 2026-H1;
     a reminder on 28/12 for a 5/1 deadline belongs to next year's cycle)."""
     if kind not in cycles.kinds:
-        raise AnttError(f"unknown cycle kind {kind!r}: expected one of {', '.join(cycles.kinds)}")
+        raise AnttError(_("unknown cycle kind {kind!r}: expected one of {kinds}")
+                        .format(kind=kind, kinds=", ".join(cycles.kinds)))
     years = (day.year - 1, day.year, day.year + 1)
     return min((f"{y}-{kind}" for y in years),
                key=lambda cid: abs((resolve_cycle(cid, cycles).school_deadline - day).days))
@@ -143,8 +144,9 @@ def scheduled_days(cycles: Cycles, path: Path | str = "cycles.yaml") -> list[Sch
                 when = {"rrule": f"FREQ=YEARLY;BYYEARDAY={from_end.pop()};BYHOUR={hour};BYMINUTE={minute};BYSECOND=0"}
             else:
                 key = "final_run_days_before_report_due" if slug == "final" else "remind_days_before_deadline"
-                raise ConfigError(f"{path}: schedule.{key}: the {slug} run of {kind} falls on "
-                                  f"{', '.join(d.strftime('%d/%m/%Y') for d in days)} in successive years, which no "
-                                  "yearly schedule can follow; choose fewer days")
+                raise ConfigError(_("{path}: schedule.{key}: the {slug} run of {kind} falls on {days} in successive "
+                                    "years, which no yearly schedule can follow; choose fewer days")
+                                  .format(path=path, key=key, slug=slug, kind=kind,
+                                          days=", ".join(d.strftime("%d/%m/%Y") for d in days)))
             plan.append(ScheduledDay(kind, slug, job, final=slug == "final", **when))
     return plan

@@ -20,6 +20,7 @@ from pathlib import Path
 from antt.errors import ConfigError
 
 DOMAIN = "antt"
+TYPER_DOMAIN = "typer"  # Typer's own words (Options, [required]…), extracted from it by `make messages`
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 SOURCE_LANGUAGE = "en"
 DEFAULT_LANGUAGE = "vi"
@@ -70,6 +71,15 @@ def use(lang: str) -> None:
     global _active, _active_language
     if lang != _active_language:
         _active, _active_language = catalog(lang), lang
+
+
+def speak_for_typer() -> None:
+    """Typer words its help panels ("Options", "[required]", "[default: …]") through the standard library's global
+    gettext domain, which takes its language from the environment: point both at the `typer` catalog and the
+    active language, for this process and the ones it starts. Needs the compiled catalog."""
+    gettext.bindtextdomain(TYPER_DOMAIN, LOCALE_DIR)
+    gettext.textdomain(TYPER_DOMAIN)
+    os.environ["LANGUAGE"] = active_language()
 
 
 def active_language() -> str:

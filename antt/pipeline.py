@@ -246,7 +246,7 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
                            "workers: a shared folder mounted on every worker, or a gsheet: or gform: source)").format(
             source=source, host=socket.gethostname()))
     if not path.is_file():
-        raise InputError(f"{source}: not a file")
+        raise InputError(_("{path}: not a file").format(path=source))
     archived = archive_input(path, run.out)
     checkpoint("archived")
     if path.suffix.lower() == FORMS_SNAPSHOT:
@@ -513,14 +513,16 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
     config, out = load_config(config_dir), Path(out)
     cycle = resolve_cycle(cycle_id, config.cycles)  # also keeps the id to what can name a folder
     if not history.exists(out):
-        raise InputError(f"no history database in {out} (run `antt run --cycle {cycle.id} …` first)")
+        raise InputError(_("no history database in {out} (run `antt run --cycle {cycle} …` first)")
+                         .format(out=out, cycle=cycle.id))
     engine = history.open_history(out)
     try:
         recorded = history.load_cycle(engine, cycle.id, office)
         if recorded is None:
-            whose = f" of {office}" if office else ""
-            raise InputError(f"cycle {cycle.id}{whose} is not recorded in the history database "
-                             f"(run `antt run --cycle {cycle.id} …` first)")
+            raise InputError((_("cycle {cycle} of {office} is not recorded in the history database (run `antt run "
+                                "--cycle {cycle} …` first)") if office else
+                              _("cycle {cycle} is not recorded in the history database (run `antt run --cycle "
+                                "{cycle} …` first)")).format(cycle=cycle.id, office=office))
         document, run = recorded
         final = out / cycle.id
         with staged_folder(final) as staging:

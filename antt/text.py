@@ -16,10 +16,6 @@ import pandas as pd
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 LOCALE = "vi_VN"
-# The product's words for a school's status and verdict ids: one source for pages, e-mails and the workbook
-# (templates get them as the globals STATUS_LABELS and VERDICT_LABELS, see `label_globals`).
-STATUS_LABELS = {"submitted": "Đã gửi", "needs_correction": "Cần chỉnh sửa", "missing": "Chưa gửi"}
-VERDICT_LABELS = {"dat": "Đạt", "chua_dat": "Chưa đạt"}
 
 
 # A plain ASCII address: anything else (a comma, a space, a second address pasted into the registry cell) would
@@ -37,8 +33,6 @@ def is_address(text: str) -> bool:
     return bool(_ADDRESS.fullmatch(text))
 
 
-def label_globals() -> dict[str, dict[str, str]]:
-    return {"STATUS_LABELS": STATUS_LABELS, "VERDICT_LABELS": VERDICT_LABELS}
 # Zero-width and bidi marks that survive copy-paste from Word/Zalo (soft hyphen, joiners, LRM/RLM/ALM, embeddings,
 # isolates, BOM), and control characters other than line breaks and tabs: never part of an answer, removed
 # before any comparison.

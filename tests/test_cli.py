@@ -131,3 +131,47 @@ def test_demo_writes_both_cycles_and_prints_the_report(prefect_api_url, tmp_path
     assert report == (tmp_path / "o" / "2026-Y" / "report.html").resolve() and report.is_file()
     assert (tmp_path / "o" / "2026-H1" / "ranking.csv").is_file()
     assert (tmp_path / "o" / "demo" / "phan-hoi-bieu-mau.csv").is_file()
+
+
+def test_the_help_is_vietnamese_by_default_whatever_the_machine_locale():
+    proc = antt("run", "--help", extra_env={"LANG": "en_US.UTF-8", "LC_ALL": "C.UTF-8"})
+    assert proc.returncode == 0, proc.stderr
+    for words in ("Cách dùng: ", "antt run [TÙY CHỌN]", "Chạy trọn một kỳ báo cáo bằng luồng Prefect",
+                  "Tùy chọn", "Mã kỳ báo cáo, ví dụ 2026-H1", "gsheet:<key or URL>[#worksheet]",
+                  "gform:<form id or URL>", "[bắt buộc]", "[mặc định: out]", "Hiện hướng dẫn này rồi thoát."):
+        assert words in proc.stdout, words
+    for words in ("Usage", "Options", "required", "default", "Show this message"):
+        assert words not in proc.stdout, words
+
+
+def test_the_help_is_english_with_antt_lang_en():
+    proc = antt("run", "--help", extra_env={"ANTT_LANG": "en"})
+    assert proc.returncode == 0, proc.stderr
+    for words in ("Usage: antt run [OPTIONS]", "Run a whole cycle as a Prefect flow and print the report's path.",
+                  "Options", "Cycle id, e.g. 2026-H1", "[required]", "[default: out]", "Show this message and exit."):
+        assert words in proc.stdout, words
+
+
+def test_the_office_config_chooses_the_language_and_antt_lang_overrides_it(tmp_path):
+    import shutil
+
+    cfg = tmp_path / "config"
+    shutil.copytree(REPO / "config", cfg)
+    office = cfg / "office.yaml"
+    office.write_text(office.read_text(encoding="utf-8") + "\nlanguage: en\n", encoding="utf-8")
+    assert "Usage: antt validate [OPTIONS]" in antt("validate", "--help", "--config", str(cfg)).stdout
+    assert "Cách dùng: antt validate" in antt("validate", "--help", "--config", str(cfg),
+                                              extra_env={"ANTT_LANG": "vi"}).stdout
+
+
+def test_an_error_line_in_each_language(tmp_path, sheet):
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    args = ("validate", "--cycle", "2026-Q3", "--source", str(src), "--out", str(tmp_path))
+    assert_one_line_error(antt(*args), "lỗi: ", "kỳ báo cáo không hợp lệ '2026-Q3'")
+    assert_one_line_error(antt(*args, extra_env={"ANTT_LANG": "en"}), "error: ", "unknown cycle '2026-Q3'")
+
+
+def test_a_usage_error_in_vietnamese():
+    proc = antt("run", "--cycle", "2026-H1")
+    assert proc.returncode == 2
+    assert "Cách dùng: antt run [TÙY CHỌN]" in proc.stderr and "Lỗi" in proc.stderr, proc.stderr

@@ -123,17 +123,32 @@ def test_changing_the_schedule_is_a_config_edit(config_copy):
     assert (schedule.run_at, schedule.remind_days_before_deadline) == ("06:30", [10, 3, 1])
 
 
-@pytest.mark.parametrize("old, new, error", [
+_CALENDAR_MISTAKES = [
     ("  final_run_days_before_report_due: 1", "  final_run_days_before_report: 1",
+     r"cycles\.yaml: schedule\.final_run_days_before_report_due: thiếu mục bắt buộc \(và 1 lỗi khác\)",
      r"cycles\.yaml: schedule\.final_run_days_before_report_due: Field required \(and 1 more\)"),
-    ('run_at: "07:00"', "run_at: 7:00", r"cycles\.yaml: schedule\.run_at: Input should be a valid string"),
-    ('run_at: "07:00"', 'run_at: "7h"', r"schedule\.run_at: String should match pattern"),
-    ("[7, 2]", "[7, 7]", r"schedule\.remind_days_before_deadline: Value error, list each number of days once"),
+    ('run_at: "07:00"', "run_at: 7:00", r"cycles\.yaml: schedule\.run_at: cần là một chuỗi văn bản",
+     r"cycles\.yaml: schedule\.run_at: Input should be a valid string"),
+    ('run_at: "07:00"', 'run_at: "7h"', r"schedule\.run_at: chuỗi cần khớp mẫu",
+     r"schedule\.run_at: String should match"),
+    ("[7, 2]", "[7, 7]", r"schedule\.remind_days_before_deadline: mỗi số ngày chỉ ghi một lần$",
+     r"schedule\.remind_days_before_deadline: list each number of days once$"),
     ("deadline: {month: 6, day: 10}", "deadline: {month: 2, day: 29}",
-     r"kinds\.H1\.deadline: Value error, 29/2 is not a date in every year"),
-    ("closes: {month: 6, day: 15}", "closes: {month: 6, day: 31}", r"kinds\.H1\.closes: Value error, 31/6 is not"),
-])
-def test_a_calendar_mistake_names_file_and_key(config_copy, old, new, error):
+     r"kinds\.H1\.deadline: 29/2 không phải là ngày có trong mọi năm", r"kinds\.H1\.deadline: 29/2 is not a date in"),
+    ("closes: {month: 6, day: 15}", "closes: {month: 6, day: 31}", r"kinds\.H1\.closes: 31/6 không phải",
+     r"kinds\.H1\.closes: 31/6 is not"),
+]
+
+
+@pytest.mark.parametrize("old, new, error, _english", _CALENDAR_MISTAKES)
+def test_a_calendar_mistake_names_file_and_key(config_copy, old, new, error, _english):
+    _edit(config_copy / "cycles.yaml", old, new)
+    with pytest.raises(ConfigError, match=error):
+        load_config(config_copy)
+
+
+@pytest.mark.parametrize("old, new, _vietnamese, error", _CALENDAR_MISTAKES)
+def test_a_calendar_mistake_in_english(config_copy, english, old, new, _vietnamese, error):
     _edit(config_copy / "cycles.yaml", old, new)
     with pytest.raises(ConfigError, match=error):
         load_config(config_copy)

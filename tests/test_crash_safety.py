@@ -270,7 +270,7 @@ def test_a_second_run_of_the_same_cycle_is_refused_while_the_first_holds_it(runn
         other_cycle = runner.antt("run", "--cycle", "2026-Y", "--source", str(sheets(1)), "--out", str(out))
     lines = [ln for ln in second.log.splitlines() if ln.strip()]
     assert second.code == 2 and len(lines) == 1, second.log
-    assert re.fullmatch(rf"error: một lượt chạy của kỳ {CYCLE} đang diễn ra trong {re.escape(str(out))} "
+    assert re.fullmatch(rf"lỗi: một lượt chạy của kỳ {CYCLE} đang diễn ra trong {re.escape(str(out))} "
                         rf"\(tiến trình {os.getpid()}, từ \d\d:\d\d\); chờ xong rồi thử lại", lines[0])
     for refused in (report, remind):
         assert refused.code == 2 and f"một lượt chạy của kỳ {CYCLE} đang diễn ra" in refused.log, refused.log

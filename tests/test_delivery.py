@@ -259,10 +259,10 @@ def test_cli_sends_report_and_scorecards_then_prints_a_summary(written, tmp_path
         again = antt(*args, extra_env=smtp_env(server))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str((out / "2026-H1" / "report.html").resolve())
-    assert "sent 4, already sent today 0, failed 0, refused recipients 0, written 0, no valid address 2" \
-        in proc.stderr
+    assert ("đã gửi 4, đã gửi hôm nay 0, thất bại 0, người nhận bị từ chối 0, đã ghi tệp 0, không có địa chỉ hợp lệ 2"
+            in proc.stderr)
     assert "TH02" in proc.stderr and "TH03" in proc.stderr
-    assert again.returncode == 0 and "sent 0, already sent today 4," in again.stderr
+    assert again.returncode == 0 and "đã gửi 0, đã gửi hôm nay 4," in again.stderr
     assert len(box.received) == 4 and (out / "2026-H1" / "report.pdf").is_file()
 
 
@@ -279,8 +279,8 @@ def test_cli_dry_run_writes_eml_files_and_sends_nothing(written, tmp_path):
 
 
 @pytest.mark.parametrize("env, office_line, words", [
-    ({}, None, "ANTT_SMTP_HOST is not set"),
-    ({"ANTT_SMTP_HOST": "127.0.0.1", "ANTT_MAIL_FROM": FROM}, "leadership_emails: []", "no leadership addresses"),
+    ({}, None, "chưa đặt ANTT_SMTP_HOST"),
+    ({"ANTT_SMTP_HOST": "127.0.0.1", "ANTT_MAIL_FROM": FROM}, "leadership_emails: []", "chưa có địa chỉ lãnh đạo"),
 ], ids=["no-smtp-settings", "empty-leadership-list"])
 def test_cli_send_errors_are_one_line_and_exit_2(written, tmp_path, env, office_line, words):
     cfg = tmp_path / "config"
@@ -312,7 +312,7 @@ def test_the_run_and_the_cli_send_the_report_once_a_day(prefect_api_url, config,
         again = antt("report", "--cycle", "2026-H1", "--out", str(tmp_path / "out"), "--send",
                      extra_env=smtp_env(server))
     assert result["report_mail"]["status"] == "sent" and "send_report" in result["timings"]
-    assert again.returncode == 0 and "sent 0, already sent today 1," in again.stderr
+    assert again.returncode == 0 and "đã gửi 0, đã gửi hôm nay 1," in again.stderr
     [got] = box.received
     assert got.rcpt_tos == config.office.leadership_emails
     assert [a.get_filename() for a in got.message.iter_attachments()] == ["report.pdf", "report.docx", "ranking.xlsx"]

@@ -368,11 +368,11 @@ def test_report_is_rendered_again_from_the_database_alone(two_cycles):
     shutil.rmtree(folder)
     rerender_cycle("2026-Y", None, out)
     assert (folder / "results.json").read_bytes() == kept["results.json"] and (folder / "report.html").is_file()
-    with pytest.raises(AnttError, match="2025-Y is not recorded"):
+    with pytest.raises(AnttError, match="kỳ 2025-Y chưa có trong cơ sở dữ liệu lịch sử"):
         rerender_cycle("2025-Y", None, out)
     with pytest.raises(AnttError, match="kỳ báo cáo không hợp lệ"):
         rerender_cycle("../2026-Y", None, out)
-    with pytest.raises(AnttError, match="no history database"):
+    with pytest.raises(AnttError, match="chưa có cơ sở dữ liệu lịch sử"):
         rerender_cycle("2026-Y", None, out / "elsewhere")
     assert not (out / "elsewhere").exists()
 

@@ -196,7 +196,7 @@ def test_login_and_starttls(plan, tmp_path, monkeypatch, starttls):
         tls = (cert, key)
     with smtp_server(box, tls=tls, login=Login("pgd", "mat-khau-1")) as server:
         env = {"ANTT_SMTP_USER": "pgd", "ANTT_SMTP_STARTTLS": str(starttls).lower()}
-        with pytest.raises(MailError, match="login as pgd refused") as refused:
+        with pytest.raises(MailError, match="đăng nhập bằng pgd bị từ chối") as refused:
             send(plan, tmp_path, server, ANTT_SMTP_PASSWORD="sai-mat-khau", **env)
         assert "sai-mat-khau" not in str(refused.value)
         assert "mat-khau" not in repr(settings(server, ANTT_SMTP_PASSWORD="mat-khau-1", **env))
@@ -249,13 +249,25 @@ def test_smtp_settings_from_the_environment():
     assert (s.port, s.starttls, s.mail_from) == (587, True, "office@example.org")
     plain = SmtpSettings.from_env({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_STARTTLS": "false", "ANTT_MAIL_FROM": FROM})
     assert (plain.port, plain.starttls, plain.user) == (25, False, None)
-    for env, words in [({}, "ANTT_SMTP_HOST is not set"),
-                       ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_STARTTLS": "maybe"}, "expected true or false"),
-                       ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_PORT": "smtp"}, "not a port number"),
-                       ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_USER": "u"}, "ANTT_SMTP_PASSWORD is not"),
-                       ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_USER": "u", "ANTT_SMTP_PASSWORD": "mật khẩu"}, "ASCII"),
-                       ({"ANTT_SMTP_HOST": "h", "ANTT_MAIL_FROM": "a@b\r\nBcc: c@d"}, "not an e-mail address")]:
-        with pytest.raises(MailError, match=words):
+    for env, words in _BAD_SETTINGS:
+        with pytest.raises(MailError, match=words[0]):
+            SmtpSettings.from_env(env, default_from=FROM)
+
+
+_BAD_SETTINGS = [({}, ("chưa đặt ANTT_SMTP_HOST", "ANTT_SMTP_HOST is not set")),
+                 ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_STARTTLS": "maybe"},
+                  ("cần là true hoặc false", "expected true or false")),
+                 ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_PORT": "smtp"}, ("không phải là số cổng", "not a port number")),
+                 ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_USER": "u"},
+                  ("chưa đặt ANTT_SMTP_PASSWORD", "ANTT_SMTP_PASSWORD is not")),
+                 ({"ANTT_SMTP_HOST": "h", "ANTT_SMTP_USER": "u", "ANTT_SMTP_PASSWORD": "mật khẩu"}, ("ASCII", "ASCII")),
+                 ({"ANTT_SMTP_HOST": "h", "ANTT_MAIL_FROM": "a@b\r\nBcc: c@d"},
+                  ("không phải là địa chỉ email", "not an e-mail address"))]
+
+
+def test_smtp_settings_errors_in_english(english):
+    for env, words in _BAD_SETTINGS:
+        with pytest.raises(MailError, match=words[1]):
             SmtpSettings.from_env(env, default_from=FROM)
 
 

@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from antt import pipeline
+from antt.i18n import _
 from antt.mail.failure import notify_analyst
 from antt.mail.outbox import MailError
 from antt.mail.report import ReportMail
@@ -65,8 +66,8 @@ def write(results, prepared, validation, received, run: Run, timings: dict):
 def publish(results, folder) -> None:
     key = f"antt-{results.cycle.id.lower()}"
     create_markdown_artifact(summary_markdown(results, str(folder)), key=f"{key}-summary",
-                             description="Tóm tắt kết quả chu kỳ")
-    create_table_artifact(issues_table(results), key=f"{key}-issues", description="Vấn đề dữ liệu")
+                             description=_("Summary of the cycle's results"))
+    create_table_artifact(issues_table(results), key=f"{key}-issues", description=_("Data problems"))
 
 
 @task(name="send-report", cache_policy=NO_CACHE)

@@ -114,8 +114,8 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
     from prefect.settings import get_current_settings
 
     if not get_current_settings().api.url:
-        raise AnttError("PREFECT_API_URL is not set: start `prefect server start` and "
-                        "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+        raise AnttError(_("PREFECT_API_URL is not set: start `prefect server start` and export "
+                          "PREFECT_API_URL=http://127.0.0.1:4200/api"))
     cfg = load_config(config)
     common = {"source": source if source.startswith(("gsheet:", "gform:")) else _absolute(source),
               "schools": _absolute(schools), "config": _absolute(config), "out": _absolute(out)}
@@ -163,7 +163,8 @@ def _ensure_pool(name: str) -> None:
                                                    base_job_template=ProcessWorker.get_default_base_job_template()))
             return
     if pool.type != ProcessWorker.type:
-        raise AnttError(f"work pool {name!r} is of type {pool.type!r}; antt runs on a process pool")
+        raise AnttError(_("work pool {name!r} is of type {type!r}; antt runs on a process pool")
+                        .format(name=name, type=pool.type))
 
 
 def _ensure_lost_worker_automation(lost_after_s: int) -> None:

@@ -1,4 +1,4 @@
-"""`province`: every reporting unit's cycle, then one roll-up for Sở GDĐT.
+"""`province`: every reporting unit's cycle, then one roll-up for the province.
 
 Two ways to run the units, one roll-up:
 - fanned out (`deployment`, which `antt deploy --units` sets to `run-cycle/manual`): each unit becomes its own flow
@@ -33,6 +33,7 @@ from antt.errors import AnttError, ConfigError
 from antt.flows.cycle import run_cycle
 from antt.i18n import _
 from antt.mail.failure import notify_analyst
+from antt.outputs.artifacts import province_markdown
 from antt.outputs.publish import write_atomic
 from antt.outputs.render import template
 from antt.scoring import rollup
@@ -66,12 +67,13 @@ def load_units(path: str | Path) -> list[Unit]:
     try:
         units = Units.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))).units
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the units file ({exc.strerror})") from None
+        raise ConfigError(_("{path}: cannot read the units file ({reason})").format(path=path, reason=exc.strerror)) \
+            from None
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"{path}: {one_line(str(exc))}") from None
     names = [u.name for u in units]
     if not units or len(set(names)) != len(names):
-        raise ConfigError(f"{path}: list at least one unit, each with its own name")
+        raise ConfigError(_("{path}: list at least one unit, each with its own name").format(path=path))
 
     def here(p: str | None) -> str | None:
         return str((path.parent / p).resolve()) if p and not p.startswith(("gsheet:", "gform:")) else p
@@ -217,13 +219,9 @@ def write(document: dict, folder: Path) -> Path:
 
 @task(name="publish-rollup", cache_policy=NO_CACHE)
 def publish(document: dict, folder: Path) -> None:
-    k, failed = document["overall"] or {}, document["failed"]
-    lines = [f"# Tổng hợp {len(document['units'])} đơn vị – kỳ {document['cycle']['id']}", "",
-             f"- Trường phải báo cáo: {k.get('expected', 0)}; đã gửi: {k.get('submitted', 0)}; "
-             f"đạt: {k.get('dat', 0)}", f"- Báo cáo: `{folder / 'province.html'}`"]
-    lines += [f"- **Lỗi** {f['name']}: {f['reason']}" for f in failed]
-    create_markdown_artifact("\n".join(lines), key=f"antt-{document['cycle']['id'].lower()}-province",
-                             description="Tổng hợp các đơn vị")
+    create_markdown_artifact(province_markdown(document, folder),
+                             key=f"antt-{document['cycle']['id'].lower()}-province",
+                             description=_("Roll-up of the units"))
 
 
 @flow(name="province", flow_run_name="{cycle}", validate_parameters=True,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from antt.i18n import _
 from antt.mail.message import Message, render_text
 from antt.mail.outbox import SmtpSettings, send_now
 from antt.text import is_address, one_line
@@ -44,7 +45,7 @@ def reason_line(message: str | None) -> str:
 
 def failure_message(*, flow_name: str, run_name: str, state: str, reason: str, link: str,
                     parameters: Mapping[str, Any], at: datetime | None, to: str) -> Message:
-    """The alarm to the analyst; the wording is `mail_failure.txt.j2`."""
+    """The alarm to the analyst; the wording is `mail_failure.txt.j2`'s, in the catalogs' language."""
     subject, text = render_text("mail_failure.txt.j2", flow_name=flow_name, run_name=run_name, state=state,
                                 reason=reason, link=link, parameters=parameters,
                                 at=at.strftime("%H:%M:%S %d/%m/%Y (UTC%z)") if at else None)
@@ -56,7 +57,7 @@ def _run_link(flow_run) -> str:
     from prefect.settings import get_current_settings
 
     ui = get_current_settings().ui_url
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else f"flow run {flow_run.id}"
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else _("flow run {id}").format(id=flow_run.id)
 
 
 def notify_analyst(flow, flow_run, state) -> None:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from antt.errors import AnttError
+from antt.i18n import _
 from antt.mail.message import Message, build_message
 from antt.outputs.publish import write_atomic
 from antt.text import is_address
@@ -47,17 +48,18 @@ class SmtpSettings:
         defaults to 587 with STARTTLS, 25 without; the sender defaults to `default_from` (the office address)."""
         host = environ.get("ANTT_SMTP_HOST", "").strip()
         if not host:
-            raise MailError("ANTT_SMTP_HOST is not set (set the ANTT_SMTP_* variables, or use --dry-run DIR)")
+            raise MailError(_("ANTT_SMTP_HOST is not set (set the ANTT_SMTP_* variables, or use --dry-run DIR)"))
         starttls = _flag(environ.get("ANTT_SMTP_STARTTLS", "true"))
         port_text = environ.get("ANTT_SMTP_PORT", "").strip() or ("587" if starttls else "25")
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise MailError(f"ANTT_SMTP_PORT {port_text!r} is not a port number")
+            raise MailError(_("ANTT_SMTP_PORT {port!r} is not a port number").format(port=port_text))
         user = environ.get("ANTT_SMTP_USER", "").strip() or None
         password = environ.get("ANTT_SMTP_PASSWORD") or None
         if user and not password:
-            raise MailError("ANTT_SMTP_USER is set but ANTT_SMTP_PASSWORD is not")
+            raise MailError(_("ANTT_SMTP_USER is set but ANTT_SMTP_PASSWORD is not"))
         if not f"{user or ''}{password or ''}".isascii():
-            raise MailError("ANTT_SMTP_USER and ANTT_SMTP_PASSWORD must be ASCII (Python's smtplib sends no other)")
+            raise MailError(_("ANTT_SMTP_USER and ANTT_SMTP_PASSWORD must be ASCII (Python's smtplib sends no "
+                              "other)"))
         return cls(host=host, port=int(port_text), user=user, password=password, starttls=starttls,
                    mail_from=sender_address(environ, default_from))
 
@@ -65,8 +67,8 @@ class SmtpSettings:
 def sender_address(environ: Mapping[str, str] = os.environ, default_from: str | None = None) -> str:
     mail_from = environ.get("ANTT_MAIL_FROM", "").strip() or default_from or ""
     if not is_address(mail_from):
-        raise MailError(f"ANTT_MAIL_FROM {mail_from!r} is not an e-mail address" if mail_from
-                        else "ANTT_MAIL_FROM is not set")
+        raise MailError(_("ANTT_MAIL_FROM {address!r} is not an e-mail address").format(address=mail_from)
+                        if mail_from else _("ANTT_MAIL_FROM is not set"))
     return mail_from
 
 
@@ -76,7 +78,7 @@ def _flag(text: str) -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise MailError(f"ANTT_SMTP_STARTTLS {text!r}: expected true or false")
+    raise MailError(_("ANTT_SMTP_STARTTLS {value!r}: expected true or false").format(value=text))
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class Delivery:
     def detail(self) -> str:
         """Why it did not go, each refused recipient with the server's reply, and (dry run) its file: one line."""
         refused = "; ".join(f"{a}: {reply}" for a, reply in self.refused.items())
-        return "; ".join(filter(None, [self.reason, refused and f"refused {refused}", self.path]))
+        return "; ".join(filter(None, [self.reason, refused and _("refused {addresses}").format(addresses=refused),
+                                       self.path]))
 
 
 class SentLog:
@@ -143,7 +146,7 @@ def _unsent(messages: Iterable[Message], done: set[tuple[str, str]], results: li
     for message in messages:
         if _key(message) in done:
             results.append(Delivery(message.kind, message.school_code, "skipped", message.to,
-                                    reason="already sent today"))
+                                    reason=_("already sent today")))
         else:
             yield message
 
@@ -162,7 +165,7 @@ def _session(messages: Iterable[Message], settings: SmtpSettings, now: datetime
                 refused = smtp.send_message(msg, from_addr=settings.mail_from, to_addrs=list(message.to))
             except smtplib.SMTPRecipientsRefused as exc:
                 yield message, Delivery(message.kind, message.school_code, "failed", (),
-                                        refused=_replies(exc.recipients), reason="every recipient refused")
+                                        refused=_replies(exc.recipients), reason=_("every recipient refused"))
                 continue
             except smtplib.SMTPResponseException as exc:  # sender refused, message refused, …
                 yield message, Delivery(message.kind, message.school_code, "failed", (),
@@ -261,7 +264,7 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
     try:
         smtp = smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT_S)
     except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"{where}: cannot connect ({exc})") from None
+        raise MailError(_("{where}: cannot connect ({reason})").format(where=where, reason=exc)) from None
     try:
         smtp.ehlo()
         if settings.starttls:
@@ -271,11 +274,12 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
             smtp.login(settings.user, settings.password or "")
     except smtplib.SMTPNotSupportedError as exc:
         _quit(smtp)
-        hint = "" if settings.starttls else " (does it need ANTT_SMTP_STARTTLS=true?)"
+        hint = "" if settings.starttls else " " + _("(does it need ANTT_SMTP_STARTTLS=true?)")
         raise MailError(f"{where}: {exc}{hint}") from None
     except smtplib.SMTPAuthenticationError as exc:
         _quit(smtp)
-        raise MailError(f"{where}: login as {settings.user} refused ({_reply(exc.smtp_code, exc.smtp_error)})") \
+        raise MailError(_("{where}: login as {user} refused ({reply})").format(
+            where=where, user=settings.user, reply=_reply(exc.smtp_code, exc.smtp_error))) \
             from None
     except (OSError, ssl.SSLError, smtplib.SMTPException) as exc:
         _quit(smtp)

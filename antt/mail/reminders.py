@@ -17,6 +17,7 @@ import pandas as pd
 from antt.config import Config
 from antt.cycles import Cycle
 from antt.errors import AnttError
+from antt.i18n import _
 from antt.mail.message import Message, render_html, render_text
 from antt.mail.outbox import Outbox
 from antt.scoring.results import CycleResults
@@ -30,10 +31,11 @@ def reminder_kind(cycle: Cycle, today: date) -> str:
     window a submission would not count, so there is nothing to remind about (AnttError)."""
     last_day = (cycle.closes_at - timedelta(days=1)).date()
     if today < cycle.opens_at.date():
-        raise AnttError(f"{cycle.id}: collection opens on {vi_date(cycle.opens_at)}; no reminders before then")
+        raise AnttError(_("{cycle}: collection opens on {day}; no reminders before then")
+                        .format(cycle=cycle.id, day=vi_date(cycle.opens_at)))
     if today > last_day:
-        raise AnttError(f"{cycle.id}: collection closed after {vi_date(last_day)}; "
-                        f"a submission now would not count, so no reminders are sent")
+        raise AnttError(_("{cycle}: collection closed after {day}; a submission now would not count, so no "
+                          "reminders are sent").format(cycle=cycle.id, day=vi_date(last_day)))
     return "reminder" if today < cycle.school_deadline else "overdue"
 
 
@@ -60,7 +62,7 @@ def plan_reminders(res: CycleResults, registry: pd.DataFrame, config: Config, to
     kind = reminder_kind(cycle, today)
     analyst = analyst or config.office.contact_email
     if not is_address(analyst):
-        raise AnttError(f"analyst address {analyst!r} is not a valid e-mail address")
+        raise AnttError(_("analyst address {address!r} is not a valid e-mail address").format(address=analyst))
     todo = res.ranked[res.ranked["status"].isin(REMIND)]
     if todo.empty:
         return []

@@ -24,15 +24,16 @@ import pandas as pd
 
 from antt.config import Config
 from antt.errors import AnttError
+from antt.i18n import _
 from antt.mail.message import Attachment, Message, render_html, render_text
 from antt.mail.outbox import Delivery, Outbox
+from antt.outputs.render import labels
 from antt.text import is_address, vi_date, vi_number, vi_percent
 
-REPORT_FILES = {"report.pdf": ("application/pdf", "báo cáo đầy đủ, in trên khổ A4"),
-                "report.docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                                "báo cáo dạng Word để chỉnh sửa trước khi ký"),
-                "ranking.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                 "bảng xếp hạng tất cả các trường")}
+# What each is, in words, is `_labels.j2`'s REPORT_FILES.
+REPORT_FILES = {"report.pdf": "application/pdf",
+                "report.docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "ranking.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 # The scorecard's way back to the office's report, which the school does not get: dropped from the attached copy.
 _BACK_LINK = re.compile(r'<p class="back">.*?</p>\n?', re.DOTALL)
 
@@ -49,17 +50,18 @@ class Unreachable:
 def leadership(config: Config) -> tuple[str, ...]:
     """The leadership list, or an AnttError when it is empty."""
     if not config.office.leadership_emails:
-        raise AnttError(f"no leadership addresses: set leadership_emails in {config.root / 'office.yaml'}")
+        raise AnttError(_("no leadership addresses: set leadership_emails in {path}")
+                        .format(path=config.root / "office.yaml"))
     return tuple(config.office.leadership_emails)
 
 
 def report_message(document: dict, config: Config, files: dict[str, bytes]) -> Message:
     """The leadership report: the cycle's KPIs in the body, `files` (name → bytes, names from REPORT_FILES)
     attached in that order."""
-    attachments = tuple(Attachment(name, REPORT_FILES[name][0], data) for name, data in files.items())
+    attachments = tuple(Attachment(name, REPORT_FILES[name], data) for name, data in files.items())
     facts = _facts(document, config) | {
         "kpis": _kpi_texts(document["kpis"]),
-        "attachments": [{"filename": a.filename, "what": REPORT_FILES[a.filename][1]} for a in attachments]}
+        "attachments": [{"filename": a.filename, "what": labels().REPORT_FILES[a.filename]} for a in attachments]}
     subject, text = render_text("mail_report.txt.j2", **facts)
     return Message(kind="report", school_code="", to=leadership(config), subject=subject, text=text,
                    html=render_html("mail_report.html.j2", **facts), sender_name=_sender(config),
@@ -150,11 +152,12 @@ class ReportMail:
     def _report(self, folder: Path) -> Delivery:
         to = leadership(self.config)
         if self.outbox.sent_today("report"):
-            return Delivery("report", "", "skipped", to, reason="already sent today")
+            return Delivery("report", "", "skipped", to, reason=_("already sent today"))
         document = read_document(folder)
         for name in ("report.html", "report.docx", "ranking.xlsx"):
             if not (folder / name).is_file():
-                raise AnttError(f"{folder / name} does not exist (run `antt run --cycle {folder.name} …` again)")
+                raise AnttError(_("{path} does not exist (run `antt run --cycle {cycle} …` again)")
+                                .format(path=folder / name, cycle=folder.name))
         files = {"report.pdf": report_pdf(folder, self.config).read_bytes(),
                  **{name: (folder / name).read_bytes() for name in ("report.docx", "ranking.xlsx")}}
         [result] = self.outbox.send([report_message(document, self.config, files)])
@@ -175,8 +178,8 @@ def read_document(folder: Path) -> dict:
     """`<folder>/results.json`, or an AnttError naming the run that would write it."""
     path = Path(folder) / "results.json"
     if not path.is_file():
-        raise AnttError(f"no results for cycle {path.parent.name}: {path} does not exist "
-                        f"(run `antt run --cycle {path.parent.name} …` first)")
+        raise AnttError(_("no results for cycle {cycle}: {path} does not exist (run `antt run --cycle {cycle} …` "
+                          "first)").format(cycle=path.parent.name, path=path))
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -199,7 +202,8 @@ def report_pdf(folder: Path, config: Config) -> Path:
 def _scorecard(folder: Path, code: str) -> str:
     path = folder / "schools" / f"{code}.html"
     if not path.is_file():
-        raise AnttError(f"{path} does not exist (run `antt run --cycle {folder.name} …` again)")
+        raise AnttError(_("{path} does not exist (run `antt run --cycle {cycle} …` again)")
+                        .format(path=path, cycle=folder.name))
     return path.read_text(encoding="utf-8")
 
 

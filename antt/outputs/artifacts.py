@@ -1,6 +1,9 @@
-"""What a flow run shows in the Prefect UI: a Markdown summary and a table of issues (pure; the flow publishes)."""
+"""What a flow run shows in the Prefect UI: a Markdown summary and a table of issues, and the province roll-up's
+summary (pure; the flows publish them), in the office's language."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from antt.checks.validate import SEVERITY_ORDER, severity_names
 from antt.i18n import _
@@ -27,6 +30,18 @@ def summary_markdown(res: CycleResults, folder: str) -> str:
     lines = [f"# {res.cycle.label} {res.cycle.id}", "", "| | |", "|---|---|",
              *(f"| {label} | {value} |" for label, value in rows), "",
              _("Report: `{path}`").format(path=f"{folder}/report.html")]
+    return "\n".join(lines)
+
+
+def province_markdown(document: dict, folder: Path) -> str:
+    """The roll-up's headline numbers, where its page is, and every unit that failed with its reason."""
+    k = document["overall"] or {}
+    lines = [_("# Roll-up of {n} units – cycle {cycle}").format(n=len(document["units"]),
+                                                               cycle=document["cycle"]["id"]),
+             "", _("- Schools expected to report: {expected}; submitted: {submitted}; meeting the standard: {dat}")
+             .format(expected=k.get("expected", 0), submitted=k.get("submitted", 0), dat=k.get("dat", 0)),
+             _("- Report: `{path}`").format(path=folder / "province.html")]
+    lines += [_("- **Failed** {unit}: {reason}").format(unit=f["name"], reason=f["reason"]) for f in document["failed"]]
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from antt.config import Condition, Config, Criterion, Indicator, Question
 from antt.outputs.document import kpis_of
-from antt.outputs.render import as_date, as_datetime, template
+from antt.outputs.render import as_date, as_datetime, labels, template
 from antt.text import vi_date, vi_datetime, vi_number
 
 
@@ -40,9 +40,9 @@ def _split_options(value: str, options: list[str]) -> list[str]:
 def _answer(q: Question, value: Any, level: str, config: Config) -> str:
     """A school's answer as it would read it on the form."""
     if q.applies_to and level not in q.applies_to:
-        return "Không áp dụng"
+        return labels().ANSWER["not_applicable"]
     if value is None:
-        return "Chưa trả lời"
+        return labels().ANSWER["unanswered"]
     if q.type == "yes_no":
         return config.form.answer_yes if value else config.form.answer_no
     if q.type == "date":
@@ -59,11 +59,12 @@ def _requirement(cond: Condition, config: Config) -> str:
     form = config.form
     if cond.op == "eq":
         return cond.value if isinstance(cond.value, str) else vi_number(cond.value, 0)
+    words = labels().ANSWER
     if cond.op == "eq_question":
-        return f"bằng câu {cond.other} ({form.by_id[cond.other].label})"
+        return words["equals_question"].format(question=cond.other, label=form.by_id[cond.other].label)
     if cond.op == "has_all_options":
-        return f"chọn đủ {len(form.by_id[cond.question].options or [])} lựa chọn"
-    return f"chọn ít nhất {cond.value} lựa chọn"
+        return words["all_options"].format(n=len(form.by_id[cond.question].options or []))
+    return words["at_least_options"].format(n=cond.value)
 
 
 def _evidence(crit: Criterion, school: dict, config: Config) -> list[dict]:
@@ -75,10 +76,11 @@ def _evidence(crit: Criterion, school: dict, config: Config) -> list[dict]:
         answer = _answer(q, answers.get(q.id), level, config)
         if cond.op == "eq_question":
             other = form.by_id[cond.other]
-            answer += f" (câu {other.id}: {_answer(other, answers.get(other.id), level, config)})"
+            answer += labels().ANSWER["other_answer"].format(
+                question=other.id, answer=_answer(other, answers.get(other.id), level, config))
         elif cond.op in ("has_all_options", "min_selected") and answers.get(q.id) is not None:
             ticked = len(_split_options(answers[q.id], q.options or []))
-            answer = f"{ticked} lựa chọn: {answer}"
+            answer = labels().ANSWER["ticked"].format(n=ticked, answer=answer)
         rows.append({"question": q.id, "label": q.label, "requirement": _requirement(cond, config),
                      "answer": answer})
     return rows
@@ -87,7 +89,7 @@ def _evidence(crit: Criterion, school: dict, config: Config) -> list[dict]:
 def _indicator_basis(ind: Indicator, school: dict, config: Config) -> str:
     """The answers an indicator's points come from, e.g. 'B1: 30; A5: 30'."""
     if ind.kind == "timeliness":
-        return "Thời điểm gửi: " + vi_datetime(as_datetime(school["submitted_at"]))
+        return labels().ANSWER["submitted_at"].format(when=vi_datetime(as_datetime(school["submitted_at"])))
     parts = []
     for qid in ind.questions:
         q = config.form.by_id[qid]
@@ -459,7 +461,7 @@ def _trend_chart(rows: list[dict]) -> Markup:
     step, bar, top, area = 84, 40, 20, 80  # px: column width, bar width, room for the labels, 100 points
     width, height = step * len(scored), top + area + 22
     parts = [f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="Điểm thực hiện kế hoạch qua các kỳ">',
+             f'aria-label="{escape(labels().TREND_CHART)}">',
              f'<line class="axis" x1="0" x2="{width}" y1="{top + area}" y2="{top + area}"/>']
     for i, (cycle, score) in enumerate(scored):
         x, h = i * step + (step - bar) / 2, area * max(0.0, min(score, 100.0)) / 100

@@ -8,17 +8,22 @@ re-read while a national run renders 50,000 pages.
 
 Filters: `vi_number` (85,5), `vi_percent` (85,5%), `share` (a configured share: 70%), `points` (6,25), `score`
 (one decimal), `count` (1.234), `signed` (+2,5 / −1,0), `vi_date` (09/06/2026), `vi_datetime` (09/06/2026 08:05),
-`official_date` (ngày 09 tháng 6 năm 2026). Globals: STATUS_LABELS and VERDICT_LABELS (`antt.text.label_globals`).
+`official_date` (the date line of an official document, day below 10 and months 1–2 with a leading zero). Globals:
+STATUS_LABELS and VERDICT_LABELS (`_labels.j2`, see `labels`), and `_`, the catalogs' gettext (`antt.i18n`), for
+the few templates the analyst reads in the CLI's language.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
-from antt.text import label_globals, vi_date, vi_datetime, vi_number, vi_percent
+from antt.i18n import _
+from antt.text import vi_date, vi_datetime, vi_number, vi_percent
 
 
 def as_datetime(value: str | datetime | None) -> datetime | None:
@@ -32,10 +37,10 @@ def as_date(value: str | date | None) -> date | None:
 
 
 def official_date(value: str | datetime) -> str:
-    """'ngày 09 tháng 6 năm 2026': day below 10 and months 1–2 take a leading zero (Nghị định 30/2020/NĐ-CP)."""
+    """`_labels.j2`'s OFFICIAL_DATE: day below 10 and months 1–2 take a leading zero (Nghị định 30/2020/NĐ-CP)."""
     d = as_date(value) if isinstance(value, str) else value
     month = f"{d.month:02d}" if d.month < 3 else str(d.month)
-    return f"ngày {d.day:02d} tháng {month} năm {d.year}"
+    return labels().OFFICIAL_DATE.format(day=f"{d.day:02d}", month=month, year=d.year)
 
 
 def signed(value: float | None, decimals: int = 1) -> str:
@@ -73,12 +78,20 @@ _ENV.filters.update(
     vi_date=lambda v: vi_date(as_date(v)), vi_datetime=lambda v: vi_datetime(as_datetime(v)),
     official_date=official_date,
 )
-_ENV.globals.update(label_globals())
 
 
 def template(name: str) -> Template:
     """A template of `antt/report_templates/`, loaded once."""
     return _ENV.get_template(name)
+
+
+@functools.cache
+def labels() -> Any:
+    """`_labels.j2`'s words (STATUS, VERDICT, ANSWER, TREND_CHART, OFFICIAL_DATE, REPORT_FILES), read once."""
+    return template("_labels.j2").module
+
+
+_ENV.globals.update(STATUS_LABELS=labels().STATUS, VERDICT_LABELS=labels().VERDICT, _=_)
 
 
 def word_environment() -> SandboxedEnvironment:

@@ -13,8 +13,8 @@ from openpyxl.utils import get_column_letter
 
 from antt.checks.validate import ISSUE_COLUMNS
 from antt.config import Config
+from antt.outputs.render import labels
 from antt.scoring.results import CycleResults
-from antt.text import STATUS_LABELS, VERDICT_LABELS
 
 RANKING_COLUMNS = ["school_code", "school_name", "level", "ward", "status", "submitted_at", "on_time", "verdict",
                    "score", "grade", "rank_overall", "rank_in_level"]
@@ -75,10 +75,10 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
     rows = _safe_text(pd.DataFrame({
         "rank": r["rank_overall"], "rank_level": r["rank_in_level"], "code": r["school_code"],
         "name": r["school_name"], "level": r["level"].map(levels).fillna(r["level"]), "ward": r["ward"],
-        "status": r["status"].map(STATUS_LABELS),
+        "status": r["status"].map(labels().STATUS),
         "at": at.astype(object).where(at.notna(), None),
         "on_time": r["on_time"].astype(object).map({True: words.on_time, False: words.late}),
-        "verdict": r["verdict"].map(VERDICT_LABELS),
+        "verdict": r["verdict"].map(labels().VERDICT),
         "score": r["score"].astype(object).where(r["score"].notna(), None),
         "grade": r["grade"].map({k: g.label for k, g in grades.items()}),
     }))

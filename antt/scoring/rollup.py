@@ -47,8 +47,9 @@ def require_a_finished_unit(document: dict[str, Any]) -> None:
     """A roll-up without a single finished unit is a failed run (its document, naming every failure, is written
     first)."""
     if len(document["failed"]) == len(document["units"]):
-        raise AnttError(f"no unit finished {document['cycle']['id']}: "
-                        + "; ".join(f"{f['name']}: {f['reason']}" for f in document["failed"]))
+        failures = "; ".join(f"{f['name']}: {f['reason']}" for f in document["failed"])
+        raise AnttError(_("no unit finished {cycle}: {failures}").format(cycle=document["cycle"]["id"],
+                                                                         failures=failures))
 
 
 def unit_schools(outcomes: list[UnitOutcome]) -> pd.DataFrame:
