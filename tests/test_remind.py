@@ -133,11 +133,16 @@ def test_reminder_before_the_deadline_overdue_notice_from_it(config, registry, c
         assert "còn nhận bản gửi đến hết ngày 15/06/2026 và ghi nhận là gửi muộn" in schools[0].text
 
 
-@pytest.mark.parametrize("today, words", [(date(2026, 4, 30), "opens on 01/05/2026"),
-                                          (date(2026, 6, 16), "closed after 15/06/2026")])
+@pytest.mark.parametrize("today, words", [(date(2026, 4, 30), "bắt đầu nhận báo cáo từ ngày 01/05/2026"),
+                                          (date(2026, 6, 16), "đã hết thời gian nhận báo cáo sau ngày 15/06/2026")])
 def test_no_reminders_outside_the_collection_window(config, registry, cycle_results, today, words):
     with pytest.raises(AnttError, match=words):
         plan_reminders(cycle_results[2], registry, config, today)
+
+
+def test_no_reminders_outside_the_collection_window_in_english(config, registry, cycle_results, english):
+    with pytest.raises(AnttError, match="collection closed after 15/06/2026; a submission now would not count"):
+        plan_reminders(cycle_results[2], registry, config, date(2026, 6, 16))
 
 
 def test_analyst_summary_lists_who_was_reminded_and_why(config, plan):
