@@ -89,8 +89,15 @@ def test_a_run_day_that_moves_in_leap_years_still_falls_on_its_actual_day(config
 def test_a_run_day_no_yearly_schedule_can_follow_names_the_key(config):
     """70 days before 5/3 is 25/12 or 26/12 of the year before, depending on the next year: refused."""
     cycles = _march(config, MonthDay(month=3, day=5), MonthDay(month=3, day=10), remind_days_before_deadline=[70])
-    with pytest.raises(ConfigError, match=r"cycles\.yaml: schedule\.remind_days_before_deadline: the remind-70d "
-                                          r"run of H1 falls on 25/12/2024, 25/12/2025, 25/12/2026, 26/12/2027"):
+    with pytest.raises(ConfigError, match=r"cycles\.yaml: schedule\.remind_days_before_deadline: lần chạy remind-70d "
+                                          r"của kỳ H1 rơi vào 25/12/2024, 25/12/2025, 25/12/2026, 26/12/2027"):
+        schedule_plan(cycles)
+
+
+def test_a_run_day_no_yearly_schedule_can_follow_in_english(config, english):
+    cycles = _march(config, MonthDay(month=3, day=5), MonthDay(month=3, day=10), remind_days_before_deadline=[70])
+    with pytest.raises(ConfigError, match=r"schedule\.remind_days_before_deadline: the remind-70d run of H1 falls on "
+                                          r"25/12/2024, 25/12/2025, 25/12/2026, 26/12/2027 in successive years"):
         schedule_plan(cycles)
 
 
