@@ -6,12 +6,13 @@ are filled on every run; python-docx alone would build the document in code, lea
 The template is `config/report.docx` when the office has one, else the packaged `report_templates/report.docx`
 (built by `tools/report_template.py`); a run never writes to either, so changes made in Word survive every run.
 
-Context (every placeholder a template may use): `office` (office.yaml), `place_date`, `date_words` ("ngày 16 tháng
-11 năm 2026"), `subject_lines`, `subject_text`, `intro`, `sections` (each: number, title, body), `ranking`,
-`levels` (each: name, count, rows), `wards`, `wards_reaching`, `ward_target`, `matrix`, `method`. Row fields are
-those of `antt.outputs.official`. `intro`, each section's body, `matrix` and `method` are subdocuments (`{{p … }}`):
-paragraphs in the template's styles "Body Text", "Heading 2" and "Cần xem lại" (sections written from the data
-rather than by the office, to review before signing), tables in "Bảng số liệu" with cells in "Ô bảng".
+Context (every placeholder a template may use): `office` (office.yaml), `place_date`, `date_words` (the date line,
+`_labels.j2`'s OFFICIAL_DATE), `subject_lines`, `subject_text`, `intro`, `sections` (each: number, title, body),
+`ranking`, `levels` (each: name, count, rows), `wards`, `wards_reaching`, `ward_target`, `matrix`, `method`. Row
+fields are those of `antt.outputs.official`. `intro`, each section's body, `matrix` and `method` are subdocuments
+(`{{p … }}`): paragraphs in the template's styles "Body Text", "Heading 2" and the review style (sections written
+from the data rather than by the office, to review before signing), tables in the table style with cells in the cell
+style: the Word file's own style names, `_labels.j2`'s WORD_STYLES.
 
 Everything that came from the sheet, the registry or the notes arrives as a value: docxtpl's autoescape escapes it
 for XML and Jinja never reads it as a tag. The template renders in a sandboxed environment with the pages' filters
@@ -34,13 +35,15 @@ from lxml import html as lxml_html
 from antt.config import Config
 from antt.errors import ConfigError
 from antt.i18n import _
-from antt.outputs.render import word_environment
+from antt.outputs.render import labels, word_environment
 
 PACKAGED = Path(__file__).resolve().parent.parent / "report_templates" / "report.docx"
 # What the report cannot do without: a template missing one of these would silently drop a part of the report.
 REQUIRED = ("sections", "ranking", "levels", "wards", "matrix", "method")
-# The template's own style names (report_templates/report.docx): identifiers shared with the Word file.
-BODY, HEADING, REVIEW, CELL, TABLE = "Body Text", "Heading 2", "Cần xem lại", "Ô bảng", "Bảng số liệu"
+# The template's own style names (report_templates/report.docx, made by tools/report_template.py): identifiers
+# shared with the Word file; the office's language names the ones it added.
+BODY, HEADING = "Body Text", "Heading 2"
+REVIEW, CELL, TABLE = (labels().WORD_STYLES[key] for key in ("review", "cell", "table"))
 # Characters XML 1.0 cannot hold, and the ones docxtpl would read as a line or page break inside a value.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

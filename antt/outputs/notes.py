@@ -1,11 +1,11 @@
 """The office's own paragraphs for a cycle's official report: `config/notes/<cycle>.md`.
 
-A notes file is Markdown in sections headed `## <section>`, each section named as the report names it
-(`report_sections` in office.yaml: "Kết quả thực hiện", "Đánh giá chung", "Đề xuất, kiến nghị"; a leading roman
-numeral such as "II." is allowed). Inside a section: paragraphs, lists, `### subheadings`, **bold** and *italic*.
-What the report could not print as written (raw HTML, links, images, code, quotes, tables, a list inside a list, an
-unclosed `**`) and a section the report does not have are a one-line `ConfigError` naming the file and line: the
-office sees its mistake before the report leaves, never a silently different text.
+A notes file is Markdown in sections headed `## <section>`, each section named as the report names it (`report_sections`
+in office.yaml, word for word; a leading roman numeral such as "II." is allowed). Inside a section: paragraphs, lists,
+`### subheadings`, **bold** and *italic*. What the report could not print as written (raw HTML, links, images, code,
+quotes, tables, a list inside a list, an unclosed `**`) and a section the report does not have are a one-line
+`ConfigError` naming the file and line: the office sees its mistake before the report leaves, never a silently different
+text.
 
 Each section becomes an HTML fragment of the report's restricted vocabulary (p, ul, ol, li, h3, strong, em, br);
 markdown-it escapes every character of text, so nothing the office writes can become markup or a template tag.

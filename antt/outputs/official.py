@@ -1,4 +1,4 @@
-"""The official report (Nghị định 30/2020/NĐ-CP) as content: what `report.pdf` and `report.docx` both print.
+"""The official report (Decree 30/2020/ND-CP) as content: what `report.pdf` and `report.docx` both print.
 
 Built from the results document, the one the HTML report renders from, never from the HTML. Its prose (the body's
 sections I, II and III and the method annex) is rendered once from `_official.html.j2` to fragments of a small HTML

@@ -1,5 +1,5 @@
-"""PDF by WeasyPrint, fonts (Vietnamese glyphs) embedded: `report.pdf`, the official report in the layout of Nghị định
-30/2020/NĐ-CP (`official.html.j2`, content from `antt.outputs.official`), and any page printed as it is.
+"""PDF by WeasyPrint, fonts (Vietnamese glyphs) embedded: `report.pdf`, the official report in the layout of Decree
+30/2020/ND-CP (`official.html.j2`, content from `antt.outputs.official`), and any page printed as it is.
 
 WeasyPrint lays the page out with Pango/HarfBuzz and finds fonts through fontconfig. The official report asks for
 "Times New Roman"; where it is not installed, fontconfig gives its metric-compatible Liberation Serif, and Debian's

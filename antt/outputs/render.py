@@ -37,7 +37,7 @@ def as_date(value: str | date | None) -> date | None:
 
 
 def official_date(value: str | datetime) -> str:
-    """`_labels.j2`'s OFFICIAL_DATE: day below 10 and months 1–2 take a leading zero (Nghị định 30/2020/NĐ-CP)."""
+    """`_labels.j2`'s OFFICIAL_DATE: day below 10 and months 1–2 take a leading zero (Decree 30/2020/ND-CP)."""
     d = as_date(value) if isinstance(value, str) else value
     month = f"{d.month:02d}" if d.month < 3 else str(d.month)
     return labels().OFFICIAL_DATE.format(day=f"{d.day:02d}", month=month, year=d.year)
