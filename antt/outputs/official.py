@@ -23,8 +23,8 @@ from antt.cycles import Cycle, resolve_cycle
 from antt.errors import AnttError
 from antt.outputs.document import kpis_of
 from antt.outputs.notes import SECTIONS
-from antt.outputs.render import as_date, share, template
-from antt.text import VERDICT_LABELS, vi_date, vi_number, vi_percent
+from antt.outputs.render import as_date, labels, share, template
+from antt.text import vi_date, vi_number, vi_percent
 
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
 
@@ -155,13 +155,13 @@ def _grade(s: SimpleNamespace, words: SimpleNamespace) -> str:
 def _ranking_row(s: SimpleNamespace, words: SimpleNamespace) -> dict[str, str]:
     return {"gap": False, "rank": str(s.rank_overall), "code": s.school_code, "name": s.school_name, "level": s.level,
             "ward": s.ward, "date": vi_date(as_date(s.submitted_at)) if s.submitted_at else "",
-            "state": _state(s, words), "verdict": VERDICT_LABELS.get(s.verdict, ""), "score": _score(s.score),
+            "state": _state(s, words), "verdict": labels().VERDICT.get(s.verdict, ""), "score": _score(s.score),
             "grade": _grade(s, words)}
 
 
 def _level_row(s: SimpleNamespace, words: SimpleNamespace) -> dict[str, str]:
     return {"gap": False, "rank": str(s.rank_in_level), "code": s.school_code, "name": s.school_name, "ward": s.ward,
-            "state": _state(s, words), "verdict": VERDICT_LABELS.get(s.verdict, ""), "score": _score(s.score),
+            "state": _state(s, words), "verdict": labels().VERDICT.get(s.verdict, ""), "score": _score(s.score),
             "grade": _grade(s, words), "overall": str(s.rank_overall)}
 
 
