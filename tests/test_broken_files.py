@@ -115,7 +115,7 @@ def test_utf16_export_with_byte_order_mark_reads_as_utf8(tmp_path, sheet, bom, c
     assert raw.headers == sheet.headers and raw.cells.values.tolist() == sheet.rows
     proc = validate(src, tmp_path / "o", "--issues-csv", str(tmp_path / "issues.csv"))
     assert proc.returncode == 0, proc.stderr
-    assert "2026-H1: 2 rows, 0 issues" in proc.stdout
+    assert "2026-H1: 2 dòng, 0 vấn đề" in proc.stdout
 
 
 def test_windows_1258_export_is_decoded_and_composed(tmp_path, sheet):
@@ -129,7 +129,7 @@ def test_windows_1258_export_is_decoded_and_composed(tmp_path, sheet):
     assert raw.headers == sheet.headers and raw.cells.values.tolist() == sheet.rows  # NFC, as typed
     proc = validate(src, tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
-    assert "2026-H1: 2 rows, 0 issues" in proc.stdout
+    assert "2026-H1: 2 dòng, 0 vấn đề" in proc.stdout
     assert "đã đọc theo bảng mã Windows-1258" in proc.stderr  # the encoding used is said, once
 
 
