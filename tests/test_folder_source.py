@@ -174,5 +174,5 @@ def test_the_pre_flight_reads_the_folder_once_for_the_whole_run(config, registry
     assert received.archived.stored.read_bytes() == pre.folder[0]
     assert raw is pre.folder[1].raw and received.files["rows"] == {"2": "th01.xlsx"}
     assert pipeline.open_run("2026-H1", None, None, str(out)) is not run  # outside the hand-over: loaded afresh
-    with pytest.raises(InputError, match="thư mục không có mẫu báo cáo \(.xlsx\) nào đã điền"):
+    with pytest.raises(InputError, match=r"thư mục không có mẫu báo cáo \(.xlsx\) nào đã điền"):
         pipeline.read_source(str(reports), run)
