@@ -81,7 +81,7 @@ def deliver_report(folder, run: Run):
 
 
 def _run_name() -> str:
-    """A run's name: its cycle, and for a province unit the unit's name (`2026-H1 Phòng GD&ĐT Bắc`)."""
+    """A run's name: its cycle, and for a province unit the unit's name (e.g. `2026-H1 <unit name>`)."""
     from prefect.runtime import flow_run
 
     return " ".join(filter(None, [flow_run.parameters["cycle"], flow_run.parameters.get("office")]))
