@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -273,10 +272,9 @@ def test_three_429s_in_a_row_are_waited_out_honouring_retry_after(fake, google_f
 def test_server_errors_are_retried_then_one_line(fake, google_form, out):
     fake.add_form(google_form, [])
     fake.fail(503, on="form")
-    start = time.monotonic()
     with pytest.raises(InputError, match=rf"^gform:{FORM_ID}: Google Forms trả lời 503 UNAVAILABLE.*sau 3 lần thử"):
         fetch(out, attempts=3)
-    assert len(fake.of_kind("form")) == 3 and time.monotonic() - start < 3
+    assert len(fake.of_kind("form")) == 3
 
 
 def test_permission_denied_says_whom_to_share_the_form_with_and_is_not_retried(fake, google_form, out):

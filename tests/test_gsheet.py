@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import unicodedata
 
 import pandas as pd
@@ -125,28 +124,25 @@ def test_quota_429_twice_then_ok_succeeds_and_honours_retry_after(fake, out):
 def test_server_error_for_ever_fails_after_bounded_retries_naming_sheet_and_status(fake, out):
     fake.add_spreadsheet(KEY, {"Form Responses 1": [["h"], ["v"]]})
     fake.fail(500, on="values")
-    start = time.monotonic()
     with pytest.raises(InputError, match=rf"^gsheet:{KEY}#Form Responses 1: Google Sheets trả lời 500 INTERNAL"):
         fetch_sheet(f"gsheet:{KEY}#Form Responses 1", out, attempts=3, **FAST)
-    assert len(fake.of_kind("values")) == 3 and time.monotonic() - start < 3
+    assert len(fake.of_kind("values")) == 3
 
 
 def test_retries_stop_at_the_time_budget(fake, out):
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["v"]]})
     fake.fail(503)
-    start = time.monotonic()
     with pytest.raises(InputError, match="503 UNAVAILABLE"):
         fetch_sheet(f"gsheet:{KEY}", out, attempts=1000, timeout=1.0, backoff=0.05, max_delay=0.5)
-    assert time.monotonic() - start < 2 and len(fake.of_kind("metadata")) < 20
+    assert len(fake.of_kind("metadata")) < 20  # the budget, not the 1,000 attempts, stopped it
 
 
 def test_slow_answer_is_a_timeout_after_retries(fake, out):
     fake.add_spreadsheet(KEY, {"Sheet1": [["h"], ["v"]]})
     fake.slow(5.0)
-    start = time.monotonic()
     with pytest.raises(InputError, match=r"không trả lời trong 0\.3 giây \(sau 2 lần thử\)"):
         fetch_sheet(f"gsheet:{KEY}", out, attempts=2, timeout=0.3, backoff=0.01, max_delay=10)
-    assert time.monotonic() - start < 2.5 and len(fake.of_kind("metadata")) == 2
+    assert len(fake.of_kind("metadata")) == 2
 
 
 def test_a_slow_answer_once_is_retried(fake, out):
