@@ -28,7 +28,7 @@ from antt.errors import ConfigError
 from antt.flows.deployments import schedule_plan
 
 BIN = Path(sys.executable).parent
-STARTUP_TIMEOUT_S = 60
+STARTUP_TIMEOUT_S = 180  # a limit, not a measure: a passing start waits only as long as it must
 RUN_TIMEOUT_S = 90
 
 
