@@ -297,13 +297,8 @@ def _explain(exc: BaseException, account: str, token_uri: str, endpoint: str, ti
     if isinstance(exc, requests.ConnectionError):
         return _("cannot connect to {endpoint} (after {tries} attempts); check the network or ANTT_FORMS_ENDPOINT "
                  "and run again").format(endpoint=endpoint, tries=tries)
-    if isinstance(exc, RefreshError):
-        detail = google.one_line(exc.args[0] if exc.args else exc)
-        return _("the token endpoint {uri} refused the service account {account} ({detail}); check the key in "
-                 "ANTT_GOOGLE_CREDENTIALS").format(uri=token_uri, account=account, detail=detail)
-    if isinstance(exc, TransportError):
-        return _("cannot reach the token endpoint {uri} ({reason}); check the network").format(
-            uri=token_uri, reason=google.one_line(exc))
+    if (token := google.token_failure(exc, token_uri, account)) is not None:
+        return token
     # a page cut short, a proxy's HTML page, an answer of the wrong shape
     return _("Google Forms sent a truncated or malformed answer; run again (check ANTT_FORMS_ENDPOINT: {endpoint})") \
         .format(endpoint=endpoint)

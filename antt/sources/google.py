@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from pathlib import Path
 
+from google.auth.exceptions import RefreshError, TransportError
 from tenacity import wait_exponential_jitter
 
 from antt.errors import InputError
@@ -120,3 +121,16 @@ def snapshot_hint(original: str, suffix: str, out: Path) -> str:
     archived, received = found[-1]
     return _("; the last good snapshot is {path} (received {received}): pass it as --source to use it").format(
         path=archived.stored, received=received)
+
+
+def token_failure(exc: BaseException, token_uri: str, account: str) -> str | None:
+    """The one line for a failure at the service account's token endpoint (both Google sources get their token the
+    same way), or None when `exc` is not one."""
+    if isinstance(exc, RefreshError):
+        detail = one_line(exc.args[0] if exc.args else exc)
+        return _("the token endpoint {uri} refused the service account {account} ({detail}); check the key in "
+                 "ANTT_GOOGLE_CREDENTIALS").format(uri=token_uri, account=account, detail=detail)
+    if isinstance(exc, TransportError):
+        return _("cannot reach the token endpoint {uri} ({reason}); check the network").format(
+            uri=token_uri, reason=one_line(exc))
+    return None
