@@ -95,6 +95,9 @@ def _prepare_environment(out: Path) -> None:
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_HOME", str((out / ".prefect").resolve()))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's temporary server gets 20 s to start by default: on a busy two-core machine a start that would
+    # succeed can take longer, and a failed start loses the whole run.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     # The CLI owns the console: Prefect's own log lines (and task tracebacks) stay in its database and UI.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
