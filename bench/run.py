@@ -32,7 +32,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _quiet_environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    keep = ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",)  # a caller's patience on a busy machine
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") or k in keep}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
             "GX_ANALYTICS_ENABLED": "false"}
     return env
