@@ -8,8 +8,9 @@ so a typo is a `ConfigError` naming the file and key rather than a KeyError at s
 from __future__ import annotations
 
 import hashlib
+import re
 import string
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -22,7 +23,8 @@ from antt.i18n import _
 from antt.text import is_address
 
 QuestionType = Literal[
-    "yes_no", "integer", "decimal", "percent", "date", "text", "url", "phone", "select_one", "select_multiple"
+    "yes_no", "integer", "decimal", "percent", "date", "text", "paragraph", "url", "phone", "select_one",
+    "select_multiple",
 ]
 NUMERIC_TYPES = ("integer", "decimal", "percent")
 MESSAGE_KEYS = (
@@ -58,7 +60,9 @@ class Question(_Model):
     applies_to: list[str] | None = None
     plan_ref: str | None = None
     options: list[str] | None = None
-    options_from: Literal["registry"] | None = None
+    # registry: the schools ("CODE – name"); form_questions (the reply form only): the report form's questions
+    # ("ID. label"), filled in as `options` when the config is loaded.
+    options_from: Literal["registry", "form_questions"] | None = None
     help: str | None = None
     on_invalid: Literal["error", "warning"] | None = None
 
@@ -365,6 +369,11 @@ class MonthDay(_Model):
         return self
 
 
+def _day_in(md: MonthDay, year: int = 2001) -> date:
+    """`md` in a common year (2001), to put a kind's dates in order."""
+    return date(year + md.year_offset, md.month, md.day)
+
+
 class CycleKind(_Model):
     label: str
     provisional: bool
@@ -374,6 +383,14 @@ class CycleKind(_Model):
     deadline: MonthDay
     closes: MonthDay
     report_due: MonthDay
+    # The last day schools may reply to their draft scorecard (the reply form); the window closes at its end.
+    reply_closes: MonthDay
+
+    @model_validator(mode="after")
+    def _reply_window(self) -> CycleKind:
+        if not _day_in(self.deadline) <= _day_in(self.reply_closes) < _day_in(self.report_due):
+            raise ValueError(_("reply_closes must fall on or after the deadline and before report_due"))
+        return self
 
 
 class Schedule(_Model):
@@ -422,6 +439,8 @@ class Office(_Model):
     contact_email: str
     # Who `antt report --send` (and the final scheduled run) e-mails the leadership report to.
     leadership_emails: list[str] = []
+    # The published reply form (config/reply_form.yaml) that draft scorecards link to (`antt report --send-drafts`).
+    reply_form_url: str | None = None
     plan_reference: str
     level_names: dict[str, str]
     # Above this many schools report.html lists only each ranking's top and bottom and links one page per unit.
@@ -440,6 +459,13 @@ class Office(_Model):
         if bad:
             raise ValueError(_("{address!r} is not an e-mail address").format(address=bad[0]))
         return value
+
+    @field_validator("reply_form_url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://\S+", value.strip()):
+            raise ValueError(_("{url!r} is not a link (it starts with http:// or https://)").format(url=value))
+        return value.strip() if value is not None else None
 
 
 class WorkbookColumns(_Wording):
@@ -489,6 +515,8 @@ class Config(_Model):
 
     root: Path
     form: Form
+    # The form a school answers to correct its draft scorecard (config/reply_form.yaml).
+    reply_form: Form
     criteria_sets: dict[str, CriteriaSet]
     scoring: Scoring
     cycles: Cycles
@@ -519,8 +547,8 @@ def _read_yaml(path: Path, files: dict[Path, bytes]) -> Any:
             from None
 
 
-def _parse(model: type[BaseModel], path: Path, files: dict[Path, bytes]) -> Any:
-    data = _read_yaml(path, files)
+def _parse(model: type[BaseModel], path: Path, files: dict[Path, bytes], data: Any = None) -> Any:
+    data = _read_yaml(path, files) if data is None else data
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -568,6 +596,7 @@ def load_config(root: Path | str | None = None) -> Config:
     files = {path: path.read_bytes()
              for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))}
     form: Form = _parse(Form, root / "form.yaml", files)
+    reply_form = _reply_form(form, root / "form.yaml", root / "reply_form.yaml", files)
     scoring: Scoring = _parse(Scoring, root / "scoring.yaml", files)
     cycles: Cycles = _parse(Cycles, root / "cycles.yaml", files)
     office: Office = _parse(Office, root / "office.yaml", files)
@@ -581,11 +610,68 @@ def load_config(root: Path | str | None = None) -> Config:
         _check_criteria(cs, form, path)
         sets[cs.id] = cs
     _check_scoring(scoring, form, sets, root / "scoring.yaml")
+    _check_reply_window(cycles, root / "cycles.yaml")
     digest = hashlib.sha256()
     for path, data in files.items():
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + data)
-    return Config(root=root, form=form, criteria_sets=sets, scoring=scoring, cycles=cycles, office=office,
-                  labels=labels, checksum=digest.hexdigest())
+    return Config(root=root, form=form, reply_form=reply_form, criteria_sets=sets, scoring=scoring, cycles=cycles,
+                  office=office, labels=labels, checksum=digest.hexdigest())
+
+
+# What the reply form must keep, for the review of replies to read it: the school, who replies, the question (as
+# "ID. label"), the value, the explanation and the evidence.
+REPLY_QUESTIONS = {"R1": "school", "R2": "name", "R3": "question", "R4": "value", "R5": "explanation",
+                   "R6": "evidence"}
+
+
+def _merged(base: Any, over: Any) -> Any:
+    """`over` on top of `base`, mapping by mapping: a key `over` leaves out keeps `base`'s value."""
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    return {**base, **{key: _merged(base.get(key), value) for key, value in over.items()}}
+
+
+def _reply_form(form: Form, form_path: Path, path: Path, files: dict[Path, bytes]) -> Form:
+    """`reply_form.yaml`, a form of the same schema as `form.yaml`. What it leaves out (the response sheet's
+    timestamp and e-mail headers, the yes/no answers, the levels, the data-problem wording, each export's wording)
+    is the report form's, and its `options_from: form_questions` question lists the report form's questions
+    ("ID. label") except the school's, which a reply cannot change."""
+    data = _read_yaml(path, files)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {_('(top level)')}: {_('Input should be a mapping of keys to values')}")
+    own = form.model_dump(include={"timestamp_headers", "email_headers", "answer_yes", "answer_no", "levels",
+                                   "messages", "exports"})
+    reply: Form = _parse(Form, path, files, _merged(own, data))
+    if any(q.options_from == "form_questions" for q in form.questions):
+        raise ConfigError(f"{form_path}: questions: "
+                          + _("only the reply form lists the form's questions (options_from: form_questions)"))
+    titles = [q.title for q in form.questions if q.options_from != "registry"]
+    reply = reply.model_copy(update={"questions": [
+        q.model_copy(update={"options": titles}) if q.options_from == "form_questions" else q
+        for q in reply.questions]})
+    missing = [qid for qid in REPLY_QUESTIONS if qid not in reply.by_id]
+    if missing:
+        raise ConfigError(f"{path}: questions: "
+                          + _("the reply form needs the questions {ids}").format(ids=", ".join(REPLY_QUESTIONS)))
+    if reply.by_id["R1"].options_from != "registry" or reply.by_id["R3"].options_from != "form_questions":
+        raise ConfigError(f"{path}: questions: " + _("R1 lists the schools (options_from: registry) and R3 the "
+                                                     "form's questions (options_from: form_questions)"))
+    return reply
+
+
+def _check_reply_window(cycles: Cycles, path: Path) -> None:
+    """The reply window opens when collection's deadline (with its grace days) passes; the final run reports what
+    the window changed, so it comes after the window closes."""
+    final_days = cycles.schedule.final_run_days_before_report_due
+    for kind_id, kind in cycles.kinds.items():
+        reply_day = _day_in(kind.reply_closes)
+        if _day_in(kind.deadline) + timedelta(days=cycles.grace_days) > reply_day:
+            raise ConfigError(_("{path}: {key}: the reply window closes before the deadline and its grace days "
+                                "pass").format(path=path, key=f"kinds.{kind_id}.reply_closes"))
+        if _day_in(kind.report_due) - timedelta(days=final_days) <= reply_day:
+            raise ConfigError(_("{path}: {key}: the final run ({days} days before report_due) must come after the "
+                                "day the reply window closes").format(path=path, key=f"kinds.{kind_id}.reply_closes",
+                                                                      days=final_days))
 
 
 def _check_criteria(cs: CriteriaSet, form: Form, path: Path) -> None:

@@ -19,8 +19,9 @@ _CYCLE_ID = re.compile(r"(?P<year>20\d\d)-(?P<kind>[A-Z][A-Z0-9]*)")  # fullmatc
 
 @dataclass(frozen=True)
 class Cycle:
-    """One reporting cycle. Instants are timezone-aware in the office's zone; `closes_at` is exclusive and
-    a submission at or after `deadline_at` (which includes the grace days) is late."""
+    """One reporting cycle. Instants are timezone-aware in the office's zone; `closes_at` and `reply_closes_at` are
+    exclusive and a submission at or after `deadline_at` (which includes the grace days) is late. Schools may reply
+    to their draft scorecard from the deadline until `reply_closes_at`."""
 
     id: str
     kind: str
@@ -32,6 +33,7 @@ class Cycle:
     opens_at: datetime
     deadline_at: datetime
     closes_at: datetime
+    reply_closes_at: datetime
     report_due: date
     timezone: str
 
@@ -39,6 +41,11 @@ class Cycle:
     def school_deadline(self) -> date:
         """The date schools are told: submit before this day."""
         return self.deadline_at.date()
+
+    @property
+    def reply_last_day(self) -> date:
+        """The date schools are told: reply to the draft by the end of this day."""
+        return (self.reply_closes_at - timedelta(days=1)).date()
 
 
 def _on(year: int, md: MonthDay) -> date:
@@ -65,6 +72,7 @@ def resolve_cycle(cycle_id: str, cycles: Cycles) -> Cycle:
         period_start=_on(year, spec.period_start), period_end=_on(year, spec.period_end),
         opens_at=midnight(_on(year, spec.opens)), deadline_at=deadline,
         closes_at=midnight(_on(year, spec.closes) + timedelta(days=1)),
+        reply_closes_at=midnight(_on(year, spec.reply_closes) + timedelta(days=1)),
         report_due=_on(year, spec.report_due), timezone=cycles.timezone,
     )
 

@@ -137,6 +137,14 @@ _CALENDAR_MISTAKES = [
      r"kinds\.H1\.deadline: 29/2 không phải là ngày có trong mọi năm", r"kinds\.H1\.deadline: 29/2 is not a date in"),
     ("closes: {month: 6, day: 15}", "closes: {month: 6, day: 31}", r"kinds\.H1\.closes: 31/6 không phải",
      r"kinds\.H1\.closes: 31/6 is not"),
+    ("reply_closes: {month: 6, day: 13}", "reply_closes: {month: 6, day: 9}",
+     r"kinds\.H1: ngày reply_closes phải từ hạn nộp trở đi và trước report_due",
+     r"kinds\.H1: reply_closes must fall on or after the deadline and before report_due"),
+    ("reply_closes: {month: 11, day: 13}", "reply_closes: {month: 11, day: 14}",
+     r"kinds\.Y\.reply_closes: lần chạy cuối \(1 ngày trước report_due\) phải sau ngày",
+     r"kinds\.Y\.reply_closes: the final run \(1 days before report_due\) must come after the day"),
+    ("grace_days: 0", "grace_days: 4", r"kinds\.H1\.reply_closes: thời hạn phản hồi kết thúc trước khi",
+     r"kinds\.H1\.reply_closes: the reply window closes before the deadline"),
 ]
 
 
@@ -151,6 +159,49 @@ def test_a_calendar_mistake_names_file_and_key(config_copy, old, new, error, _en
 def test_a_calendar_mistake_in_english(config_copy, english, old, new, _vietnamese, error):
     _edit(config_copy / "cycles.yaml", old, new)
     with pytest.raises(ConfigError, match=error):
+        load_config(config_copy)
+
+
+def test_the_reply_window_is_on_each_cycle(config):
+    from antt.cycles import resolve_cycle
+
+    h1, year = resolve_cycle("2026-H1", config.cycles), resolve_cycle("2026-Y", config.cycles)
+    assert (h1.reply_last_day.isoformat(), year.reply_last_day.isoformat()) == ("2026-06-13", "2026-11-13")
+    assert h1.reply_closes_at.isoformat() == "2026-06-14T00:00:00+07:00"
+    assert h1.deadline_at < h1.reply_closes_at <= h1.closes_at
+
+
+def test_the_reply_form_shares_the_report_forms_conventions(config):
+    reply, form = config.reply_form, config.form
+    assert [q.id for q in reply.questions] == ["R1", "R2", "R3", "R4", "R5", "R6"]
+    assert [q.id for q in reply.questions if q.required] == ["R1", "R2", "R3", "R4", "R5"]
+    assert reply.school_question.id == "R1" and reply.by_id["R5"].type == "paragraph"
+    assert (reply.timestamp_headers, reply.email_headers) == (form.timestamp_headers, form.email_headers)
+    options = reply.by_id["R3"].options
+    assert len(options) == len(form.questions) - 1 and "A1. Trường" not in options
+    assert "D1. Số vụ việc về an ninh (lộ, mất bí mật; tụ tập đông người; kích động; tuyên truyền tôn giáo trái " \
+           "phép)" in options
+    assert reply.exports.hints == form.exports.hints
+    assert reply.exports.google_form.confirmation.startswith("Phòng GD&ĐT đã nhận phản hồi")
+    assert reply.exports.google_form.sheet_title == form.exports.google_form.sheet_title
+    assert config.office.reply_form_url.startswith("https://")
+
+
+def test_a_reply_form_without_its_fixed_questions_is_rejected(config_copy):
+    _edit(config_copy / "reply_form.yaml", "id: R6", "id: R7")
+    with pytest.raises(ConfigError, match=r"reply_form\.yaml: questions: biểu mẫu phản hồi cần các câu R1, R2"):
+        load_config(config_copy)
+
+
+def test_only_the_reply_form_lists_the_forms_questions(config_copy):
+    _edit(config_copy / "form.yaml", "options: [\"Đạt\", \"Chưa đạt\"]", "options_from: form_questions")
+    with pytest.raises(ConfigError, match=r"form\.yaml: questions: chỉ biểu mẫu phản hồi"):
+        load_config(config_copy)
+
+
+def test_a_reply_form_link_must_be_a_link(config_copy):
+    _edit(config_copy / "office.yaml", 'reply_form_url: "https://', 'reply_form_url: "forms/')
+    with pytest.raises(ConfigError, match=r"office\.yaml: reply_form_url: 'forms/.*' không phải đường dẫn"):
         load_config(config_copy)
 
 
