@@ -458,29 +458,34 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
                     "run 'run-cycle/manual' --param cycle=2026-H1`.").format(pool=pool), highlight=False)
 
 
-form_app = _typer(_("The form schools fill, generated from config/form.yaml."))
+form_app = _typer(_("The forms schools fill, generated from config/form.yaml and config/reply_form.yaml."))
 app.add_typer(form_app, name="form")
 
 
-@form_app.command("export", cls=_Command, help=_("Write the form from config/form.yaml and the school registry, and "
-                                                 "print the steps to use it."))
+@form_app.command("export", cls=_Command, help=_("Write a form from config/ and the school registry, and print the "
+                                                 "steps to use it."))
 def form_export(
         fmt: Annotated[str, typer.Option("--format", help=_("apps-script, xlsform or xlsx-template."))],
+        which: Annotated[str, typer.Option("--form", help=_("report (config/form.yaml, the default) or reply "
+                                                            "(config/reply_form.yaml: a school's reply to its draft "
+                                                            "scorecard)."))] = "report",
         out: Annotated[Path | None, typer.Option("--out", help=_("File or folder to write (default: a standard "
                                                                     "name in the current folder)."))] = None,
         schools: SchoolsOpt = None, config: ConfigOpt = None) -> None:
     from antt.config import load_config
-    from antt.forms import DEFAULT_NAMES, FORMATS, export_form, export_steps
+    from antt.forms import DEFAULT_NAMES, FORMATS, FORMS, export_form, export_steps
     from antt.intake.registry import load_registry
 
     if fmt not in FORMATS:
         _fail(_("unknown --format {format!r}; expected one of {formats}").format(format=fmt,
                                                                                  formats=", ".join(FORMATS)))
+    if which not in FORMS:
+        _fail(_("unknown --form {form!r}; expected one of {forms}").format(form=which, forms=", ".join(FORMS)))
     cfg = load_config(config)
     registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
                              default_unit=cfg.office.office_short)
-    path = export_form(cfg, registry, fmt, out or Path(DEFAULT_NAMES[fmt])).resolve()
-    for number, step in enumerate(export_steps(fmt, path), start=1):
+    path = export_form(cfg, registry, fmt, out or Path(DEFAULT_NAMES[which][fmt]), which).resolve()
+    for number, step in enumerate(export_steps(fmt, path, which), start=1):
         console.print(f"{number}. {step}", highlight=False, soft_wrap=True)
     out_console.print(str(path), highlight=False, soft_wrap=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,91 @@ def test_export_into_a_folder_uses_the_default_name_and_steps_name_the_file(conf
 def test_unknown_format_is_one_line_error(config, registry, tmp_path):
     with pytest.raises(AnttError, match="định dạng biểu mẫu không hợp lệ 'pdf'"):
         export_form(config, registry, "pdf", tmp_path)
+
+
+@pytest.fixture
+def reply_exported(config, registry, tmp_path):
+    return {fmt: export_form(config, registry, fmt, tmp_path / "reply", "reply") for fmt in FORMATS}
+
+
+def test_the_report_form_is_the_default_export(config, registry, exported, tmp_path):
+    for fmt, path in exported.items():
+        again = export_form(config, registry, fmt, tmp_path / "again", "report")
+        assert again.name == path.name
+        if fmt == "apps-script":
+            assert again.read_bytes() == path.read_bytes()
+
+
+@needs_node
+def test_reply_form_script_asks_school_person_question_value_reason_evidence(config, registry, reply_exported,
+                                                                              tmp_path):
+    path = reply_exported["apps-script"]
+    assert path.name == "antt-reply-form.js"
+    assert subprocess.run([NODE, "--check", str(path)], capture_output=True).returncode == 0
+    assert "antt form export --form reply --format apps-script` from config/reply_form.yaml" in path.read_text()
+    run = _run_script(path, tmp_path)
+    reply = config.reply_form
+    items = {i["setTitle"]: i for i in run["items"] if i["kind"] not in ("addSectionHeaderItem", "addPageBreakItem")}
+    assert list(items) == [q.title for q in reply.questions] == [
+        "R1. Trường", "R2. Họ và tên người phản hồi", "R3. Câu hỏi cần điều chỉnh", "R4. Giá trị đúng",
+        "R5. Giải thích", "R6. Đường dẫn minh chứng"]
+    school, question = items["R1. Trường"], items["R3. Câu hỏi cần điều chỉnh"]
+    assert school["kind"] == "addListItem" and school["setChoiceValues"] == school_options(registry)
+    assert question["kind"] == "addListItem"
+    assert question["setChoiceValues"] == [q.title for q in config.form.questions[1:]]
+    assert config.form.by_id["D1"].title in question["setChoiceValues"]
+    assert items["R5. Giải thích"]["kind"] == "addParagraphTextItem"
+    assert items["R6. Đường dẫn minh chứng"]["setValidation"]["requireTextIsUrl"] == []
+    assert [i["setRequired"] for i in items.values()] == [True, True, True, True, True, False]
+    s = run["settings"]
+    assert s["create"] == reply.title and s["setEmailCollectionType"] == "VERIFIED"
+    # A school may send several replies, one per answer, each kept as sent.
+    assert s["setLimitOneResponsePerUser"] is False and s["setAllowResponseEdits"] is False
+    assert s["setConfirmationMessage"] == reply.exports.google_form.confirmation
+    assert run["sheet"]["title"] == f"{reply.title} (câu trả lời)"
+
+
+def test_reply_xlsform_converts_with_pyxform_and_keeps_the_form_apart(config, registry, reply_exported):
+    from pyxform.xls2xform import convert
+
+    warnings: list[str] = []
+    assert "<h:title>" in convert(str(reply_exported["xlsform"]), warnings=warnings).xform
+    assert warnings == []
+    wb = load_workbook(reply_exported["xlsform"], read_only=True)
+    survey = {row["name"]: row for row in _records(wb["survey"])}
+    questions = config.reply_form.questions
+    assert [survey[q.id]["label"] for q in questions] == [q.title for q in questions]
+    assert survey["R1"]["choice_filter"] == "level=${level}"
+    assert (survey["R5"]["type"], survey["R5"]["appearance"]) == ("text", "multiline")
+    labels = [row["label"] for row in _records(wb["choices"]) if row["list_name"] == "r3"]
+    assert labels == config.reply_form.by_id["R3"].options
+    assert _records(wb["settings"])[0]["form_id"] == "antt_phan_hoi"
+
+
+def test_reply_template_has_one_correction_and_lists_the_questions(config, registry, reply_exported):
+    words = config.reply_form.exports.excel_template
+    assert words.report_sheet == "Phản hồi" and words.lists_sheet == config.form.exports.excel_template.lists_sheet
+    wb = load_workbook(reply_exported["xlsx-template"])
+    ws = wb[words.report_sheet]
+    keyed = {r[0]: r for r in ws.iter_rows(values_only=True) if r[0]}
+    assert [keyed[q.id][1] for q in config.reply_form.questions] == [q.label for q in config.reply_form.questions]
+    rules = {rng.coord: dv for dv in ws.data_validations.dataValidation for rng in dv.sqref.ranges}
+    row_of = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    options = config.reply_form.by_id["R3"].options
+    lists = wb[words.lists_sheet]
+    column = rules[f"C{row_of['R3']}"].formula1.split("!")[1].split(":")[0].replace("$", "")[0]
+    assert [c.value for c in lists[column][1:len(options) + 1]] == options
+
+
+def test_cli_exports_the_reply_form_and_says_where_its_link_goes(tmp_path):
+    def antt(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "antt", "form", "export", *args], capture_output=True,
+                              text=True, timeout=120)
+
+    proc = antt("--form", "reply", "--format", "xlsx-template", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(tmp_path / "phan-hoi-antt.xlsx") and "--replies FOLDER" in proc.stderr
+    proc = antt("--form", "reply", "--format", "apps-script", "--out", str(tmp_path))
+    assert "reply_form_url" in proc.stderr and (tmp_path / "antt-reply-form.js").is_file()
+    proc = antt("--form", "answers", "--format", "xlsform", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "--form 'answers'" in proc.stderr and proc.stderr.count("\n") == 1

@@ -11,6 +11,9 @@ import pandas as pd
 
 from antt.config import Config, Form, Hints, Question
 
+# The config file each form is defined in (`antt form export --form report|reply`).
+CONFIG_FILES = {"report": "form.yaml", "reply": "reply_form.yaml"}
+
 # U+2013 with spaces: the "CODE – school name" option text that docs/spec.md §3 and the normalizer's code
 # extraction expect.
 SCHOOL_SEPARATOR = " – "

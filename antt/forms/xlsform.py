@@ -26,7 +26,9 @@ CHOICE_COLUMNS = ["list_name", "name", "label", "level"]
 LEVEL = "level"  # the extra question that carries the school's level into relevance and the school filter
 YES, NO = "yes", "no"
 _TYPES = {"integer": "integer", "decimal": "decimal", "percent": "decimal", "date": "date", "text": "text",
-          "url": "text", "phone": "text"}
+          "paragraph": "text", "url": "text", "phone": "text"}
+# The XLSForm's form_id per form (forms.FORMS): ODK and Kobo tell forms apart by it.
+FORM_IDS = {"report": "antt_bao_cao", "reply": "antt_phan_hoi"}
 
 
 def choice_name(text: str) -> str:
@@ -95,7 +97,7 @@ def _survey_row(q: Question, config: Config) -> dict[str, str]:
         "required": _required(q, config.form), "relevant": _relevant(q), "constraint": constraint,
         "constraint_message": bounds_hint(q, config.form.exports.hints) if constraint else "",
         "choice_filter": f"{LEVEL}=${{{LEVEL}}}" if q.options_from == "registry" else "",
-        "appearance": "numbers" if q.type == "phone" else "",
+        "appearance": {"phone": "numbers", "paragraph": "multiline"}.get(q.type, ""),
     }
 
 
@@ -135,15 +137,15 @@ def choice_rows(config: Config, registry: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def settings_row(config: Config) -> dict[str, str]:
+def settings_row(config: Config, which: str = "report") -> dict[str, str]:
     form = config.form
-    return {"form_title": form.title, "form_id": "antt_bao_cao", "version": form.version, "style": "pages"}
+    return {"form_title": form.title, "form_id": FORM_IDS[which], "version": form.version, "style": "pages"}
 
 
-def write_xlsform(config: Config, registry: pd.DataFrame, dest: Path) -> Path:
-    """Write the three XLSForm sheets to `dest` (.xlsx)."""
+def write_xlsform(config: Config, registry: pd.DataFrame, dest: Path, which: str = "report") -> Path:
+    """Write the three XLSForm sheets to `dest` (.xlsx); `which` is the form `config.form` holds (forms.FORMS)."""
     wb = Workbook()
-    settings = settings_row(config)
+    settings = settings_row(config, which)
     sheets = [("survey", SURVEY_COLUMNS, survey_rows(config)),
               ("choices", CHOICE_COLUMNS, choice_rows(config, registry)),
               ("settings", list(settings), [settings])]
