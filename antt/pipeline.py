@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import socket
 import time
@@ -44,7 +45,7 @@ from antt.intake.registry import load_registry, read_registry
 from antt.intake.versions import Snapshot, Versions, attribute, every_version, with_versions
 from antt.outputs.document import build_document, previous_summary, to_json
 from antt.outputs.docx import render_docx
-from antt.outputs.html import render_report, render_scorecards, render_units
+from antt.outputs.html import STYLESHEET, render_report, render_scorecards, render_units, stylesheet
 from antt.outputs.notes import load_notes
 from antt.outputs.official import official_report
 from antt.outputs.pdf import write_report_pdf
@@ -61,6 +62,8 @@ from antt.store.faults import checkpoint
 
 log = logging.getLogger("antt.pipeline")
 BACKGROUND_WORKBOOK_MIN = 5000
+SCORECARD_POOL_MIN = 2000  # from this many schools, scorecards are rendered by one process per core
+SCORECARD_CHUNK = 1000  # schools per task of that pool
 FORMS_SNAPSHOT = ".json"  # what the gform: source archives; passed as --source, it is read again
 PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2", "openpyxl", "babel", "pydantic",
             "gspread")
@@ -424,9 +427,43 @@ def _write_report(folder: Path, document: dict, config: Config, run: dict, pdf: 
 
 
 def _write_scorecards(folder: Path, document: dict, config: Config, engine, office: str) -> None:
-    """schools/<code>.html, each with the school's results in the office's recorded cycles before this one."""
+    """schools/<code>.html, each with the school's results in the office's recorded cycles before this one, and
+    the stylesheet they share; a large registry's are rendered on every core."""
     trends = history.school_trends(engine, before=document["cycle"]["period_end"], office=office)
-    _write_pages(folder / "schools", render_scorecards(document, config, trends), always=True)
+    processes = (os.cpu_count() or 1) if len(document["schools"]) >= SCORECARD_POOL_MIN else 1
+    write_scorecards(folder, document, config, trends, processes)
+
+
+def write_scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int,
+                     chunk: int = SCORECARD_CHUNK) -> None:
+    """`<folder>/style.css` and `<folder>/schools/<code>.html` for every school of `document`. With more than one
+    process, chunks of `chunk` schools go to a pool of forked processes, which inherit the document rather than
+    receive a copy and write their pages themselves; each page depends on its school alone, so the bytes are the
+    same."""
+    (folder / STYLESHEET).write_text(stylesheet(), encoding="utf-8")
+    pages = folder / "schools"
+    pages.mkdir()
+    count = len(document["schools"])
+    if processes <= 1:
+        _write_pages(pages, render_scorecards(document, config, trends))
+        return
+    parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
+    _FORKED["scorecards"] = (pages, document, config, trends)
+    try:
+        with ProcessPoolExecutor(max_workers=min(processes, len(parts)),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            for _done in pool.map(_scorecard_part, parts):
+                pass
+    finally:
+        del _FORKED["scorecards"]
+
+
+_FORKED: dict[str, tuple] = {}  # what a forked pool's workers read, set by the parent before it forks them
+
+
+def _scorecard_part(part: slice) -> None:
+    pages, document, config, trends = _FORKED["scorecards"]
+    _write_pages(pages, render_scorecards(document, config, trends, part))
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -440,10 +477,8 @@ def _contents(folder: Path) -> dict:
             "pages": {d.name: len(list(d.iterdir())) for d in sorted(folder.iterdir()) if d.is_dir()}}
 
 
-def _write_pages(folder: Path, pages: Iterator[tuple[str, str]], always: bool = False) -> None:
-    """`<folder>/<name>.html` for each (name, html); the folder only exists if there are pages (or `always`)."""
-    if always:
-        folder.mkdir()
+def _write_pages(folder: Path, pages: Iterator[tuple[str, str]]) -> None:
+    """`<folder>/<name>.html` for each (name, html); the folder only exists if there are pages."""
     for name, html in pages:
         folder.mkdir(exist_ok=True)
         (folder / f"{name}.html").write_text(html, encoding="utf-8")
@@ -500,7 +535,7 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
     }
 
 
-REPORT_PAGES = ("report.html", "report.docx", "units", "schools")
+REPORT_PAGES = ("report.html", "report.docx", "units", "schools", STYLESHEET)
 
 
 def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str, pdf: bool = False,

@@ -168,8 +168,13 @@ def test_each_school_gets_exactly_its_own_scorecard(config, written, registry, t
         [card] = msg.iter_attachments()
         assert (card.get_filename(), card.get_content_type()) == (f"phieu-ket-qua-{code}.html", "text/html")
         scorecard = (folder / "schools" / f"{code}.html").read_text(encoding="utf-8")
+        # on disk it links the cycle folder's stylesheet; the copy that travels carries that very CSS inline
+        link = '<link rel="stylesheet" href="../style.css">'
+        assert link in scorecard and "<style>" not in scorecard
+        css = (folder / "style.css").read_text(encoding="utf-8")
         assert card.get_content() == scorecard.replace(
-            '<p class="back"><a href="../report.html">← Báo cáo tổng hợp của Phòng GD&amp;ĐT</a></p>\n', "")
+            '<p class="back"><a href="../report.html">← Báo cáo tổng hợp của Phòng GD&amp;ĐT</a></p>\n', "").replace(
+            link, f"<style>\n{css}</style>")
         assert "../report.html" not in card.get_content()
         everything = text(msg) + text(msg, "html") + card.get_content()
         assert names[code] in everything and f"mã trường {code}" in text(msg)

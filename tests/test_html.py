@@ -12,7 +12,8 @@ from conftest import REPO, Sheet, run_stages
 from antt.config import load_config
 from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
-from antt.outputs.html import render_report, render_scorecards, render_units
+from antt.outputs.html import inline_stylesheet, render_report, render_scorecards, render_units, stylesheet
+from antt.pipeline import write_scorecards
 from antt.text import vi_number
 
 REGISTRY = """school_code,school_name,level,ward,emails
@@ -129,7 +130,9 @@ def test_scores_and_times_use_vietnamese_formats(h1):
 
 
 def test_report_loads_nothing_from_the_network(h1):
-    html = _report(h1) + "".join(_cards(h1).values())
+    # the one link a scorecard has is to the stylesheet next to it in the cycle folder
+    cards = "".join(_cards(h1).values()).replace('<link rel="stylesheet" href="../style.css">', "")
+    html = _report(h1) + cards + stylesheet()
     assert not re.search(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
     assert not re.search(r"<(?:link|script|iframe|img)\b", html, re.IGNORECASE)
     assert "@import" not in html and "url(" not in html
@@ -320,6 +323,35 @@ def test_unit_file_names_are_safe_and_distinct(national):
 def test_every_school_still_gets_a_scorecard_above_the_threshold(national):
     document, _ = national
     assert [code for code, _ in render_scorecards(*national)] == [s["school_code"] for s in document["schools"]]
+
+
+def test_scorecards_link_one_stylesheet_and_a_copy_that_leaves_the_folder_gets_it_inline(h1):
+    inline = f"<style>\n{stylesheet()}</style>"
+    cards = _cards(h1)
+    link = '<link rel="stylesheet" href="../style.css">'
+    assert all(link in card and "<style>" not in card for card in cards.values())
+    assert inline in _report(h1) and "<link" not in _report(h1)  # the report is one file, its CSS inside
+    for card in cards.values():
+        alone = inline_stylesheet(card)
+        assert link not in alone and alone == card.replace(link, inline)
+        assert "<style>" in alone and "--accent" in alone
+
+
+def test_scorecards_rendered_by_a_pool_are_the_bytes_one_process_writes(national, tmp_path):
+    document, config = national
+    trends = {document["schools"][0]["school_code"]: [{"cycle": "2025-Y", "label": "Năm", "period_end": "2025-11-15",
+                                                       "status": "submitted", "verdict": "dat", "score": 80.0,
+                                                       "rank_overall": 1}]}
+    one, pool = tmp_path / "one", tmp_path / "pool"
+    one.mkdir(), pool.mkdir()
+    write_scorecards(one, document, config, trends, processes=1)
+    write_scorecards(pool, document, config, trends, processes=2, chunk=7)  # several chunks, both processes
+    names = sorted(p.name for p in (one / "schools").iterdir())
+    assert names == sorted(f"{s['school_code']}.html" for s in document["schools"])
+    assert names == sorted(p.name for p in (pool / "schools").iterdir())
+    assert all((one / "schools" / n).read_bytes() == (pool / "schools" / n).read_bytes() for n in names)
+    assert (one / "style.css").read_text(encoding="utf-8") == (pool / "style.css").read_text(encoding="utf-8") \
+        == stylesheet()
 
 
 def test_below_the_threshold_the_report_lists_every_school_and_there_are_no_unit_pages(h1, national):

@@ -27,6 +27,7 @@ from antt.errors import AnttError
 from antt.i18n import _
 from antt.mail.message import Attachment, Message, render_html, render_text
 from antt.mail.outbox import Delivery, Outbox
+from antt.outputs.html import inline_stylesheet
 from antt.outputs.render import labels
 from antt.text import is_address, vi_date, vi_number, vi_percent
 
@@ -85,7 +86,8 @@ def scorecard_recipients(document: dict, registry: pd.DataFrame
 
 def scorecard_message(school: dict, to: tuple[str, ...], scorecard_html: str, document: dict,
                       config: Config) -> Message:
-    """One school's scorecard mail: a few facts in the body, `schools/<code>.html` attached."""
+    """One school's scorecard mail: a few facts in the body, `schools/<code>.html` attached with its stylesheet
+    inline (the cycle folder's shared copy does not travel with it)."""
     code = school["school_code"]
     filename = f"phieu-ket-qua-{code}.html"
     grades = {g.id: g.label for g in config.scoring.grades}
@@ -95,7 +97,8 @@ def scorecard_message(school: dict, to: tuple[str, ...], scorecard_html: str, do
         "grade": grades.get(school["grade"], "—"), "rank": school["rank_overall"],
         "ranked": len(document["schools"])}}
     subject, text = render_text("mail_scorecard.txt.j2", **facts)
-    attachment = Attachment(filename, "text/html", _BACK_LINK.sub("", scorecard_html, count=1).encode("utf-8"))
+    attached = _BACK_LINK.sub("", inline_stylesheet(scorecard_html), count=1)
+    attachment = Attachment(filename, "text/html", attached.encode("utf-8"))
     return Message(kind="scorecard", school_code=code, to=to, subject=subject, text=text,
                    html=render_html("mail_scorecard.html.j2", **facts), sender_name=_sender(config),
                    reply_to=config.office.contact_email, attachments=(attachment,))

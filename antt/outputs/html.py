@@ -7,7 +7,9 @@ is escaped: by the environment (autoescape), or with `escape` where a row render
 never marked safe as is.
 
 A national run renders 50,000 scorecards, so what depends only on config (badges, headers, criterion and indicator
-rows for a given answer) is rendered once per run and reused; per school only its own values are formatted.
+rows for a given answer) is rendered once per run and reused; per school only its own values are formatted. The
+scorecards link one stylesheet in the cycle folder (`STYLESHEET`) rather than carry 7 KB of CSS each; a copy that
+leaves the folder (the e-mail attachment) gets it inline again (`inline_stylesheet`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from importlib.resources import files
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +28,20 @@ from antt.config import Condition, Config, Criterion, Indicator, Question
 from antt.outputs.document import kpis_of
 from antt.outputs.render import as_date, as_datetime, labels, template
 from antt.text import vi_date, vi_datetime, vi_number
+
+STYLESHEET = "style.css"  # report_templates/style.css, written once into the cycle folder for schools/*.html
+_LINK = f'<link rel="stylesheet" href="../{STYLESHEET}">'
+
+
+def stylesheet() -> str:
+    """The pages' CSS, as the cycle folder's shared copy holds it."""
+    return files("antt").joinpath("report_templates", STYLESHEET).read_text(encoding="utf-8")
+
+
+def inline_stylesheet(page: str) -> str:
+    """A scorecard that links the cycle folder's stylesheet, with the CSS inline instead (as every other page has
+    it): what a copy needs once it leaves the folder."""
+    return page.replace(_LINK, f"<style>\n{stylesheet()}</style>", 1)
 
 
 def _split_options(value: str, options: list[str]) -> list[str]:
@@ -471,10 +488,11 @@ def _trend_chart(rows: list[dict]) -> Markup:
     return Markup("".join(parts) + "</svg>")
 
 
-def render_scorecards(document: dict, config: Config, trends: dict[str, list[dict]] | None = None
-                      ) -> Iterator[tuple[str, str]]:
-    """One scorecard per school in the document: (school_code, html). `trends` holds each school's results in the
-    cycles before this one (from the history database); the scorecard shows them with this cycle's."""
+def render_scorecards(document: dict, config: Config, trends: dict[str, list[dict]] | None = None,
+                      part: slice = slice(None)) -> Iterator[tuple[str, str]]:
+    """One scorecard per school in the document (or in its `part` of the schools): (school_code, html), each linking
+    the cycle folder's `STYLESHEET`. `trends` holds each school's results in the cycles before this one (from the
+    history database); the scorecard shows them with this cycle's."""
     scorecard = template("scorecard.html.j2")
     common = common_context(document, config)
     rows = _ScorecardRows(config, template("_scorecard.html.j2").make_module(common))
@@ -484,15 +502,16 @@ def render_scorecards(document: dict, config: Config, trends: dict[str, list[dic
     ranked, set_id = len(document["schools"]), config.criteria.id
     cycle, trends = document["cycle"], trends or {}
     # Templates get `school` as an attribute view: `school.ward` on a dict is a failed getattr before the lookup.
-    for school in document["schools"]:
+    for school in document["schools"][part]:
         sections, earned, possible = rows.indicator_sections(school)
         trend = trends.get(school["school_code"])
         if trend:
             trend = [*trend, {"cycle": cycle["id"], "label": cycle["label"], "period_end": cycle["period_end"],
                               **{k: school[k] for k in ("status", "verdict", "score", "rank_overall")}}]
         yield school["school_code"], scorecard.render(
-            **common, ui=ui, school=SimpleNamespace(**school), notice=rows.notices.get(school["status"], ""),
-            failed=rows.failed_items(school), criteria_rows=rows.criteria_rows(school),
+            **common, ui=ui, stylesheet=f"../{STYLESHEET}", school=SimpleNamespace(**school),
+            notice=rows.notices.get(school["status"], ""), failed=rows.failed_items(school),
+            criteria_rows=rows.criteria_rows(school),
             indicator_sections=sections, earned=earned, possible=possible,
             answer_sections=rows.answer_sections(school), issues=issues_of.get(school["school_code"], []),
             others=[(k, v) for k, v in school["verdicts_by_set"].items() if k != set_id and v],
