@@ -247,16 +247,11 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
            analyst: Annotated[str | None, typer.Option("--analyst", help=_("Where the summary goes (default: the "
                                                                              "office's contact_email)."))] = None,
            ) -> None:
-    from datetime import date
-
     from antt import pipeline
     from antt.mail.reminders import check_round
     from antt.text import is_address
 
-    try:
-        day = date.fromisoformat(today) if today else None
-    except ValueError:
-        _fail(_("--today {day!r} is not a date YYYY-MM-DD").format(day=today))
+    day = _day(today)
     if analyst is not None and not is_address(analyst):
         _fail(_("--analyst {address!r} is not an e-mail address").format(address=analyst))
     _prepare_environment(out)
@@ -277,10 +272,21 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
         raise typer.Exit(1)
 
 
+def _day(today: str | None):
+    """--today as a date, or None for today."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(today) if today else None
+    except ValueError:
+        _fail(_("--today {day!r} is not a date YYYY-MM-DD").format(day=today))
+
+
 def _kind_name(kind: str) -> str:
     """A kind of message (or of reminder round) as the analyst reads it."""
     return {"reminder": _("reminder"), "overdue": _("overdue notice"), "summary": _("summary"),
-            "report": _("report"), "scorecard": _("scorecard"), "failure": _("failure notice")}.get(kind, kind)
+            "report": _("report"), "scorecard": _("scorecard"), "draft": _("draft scorecard"),
+            "failure": _("failure notice")}.get(kind, kind)
 
 
 def _status_name(status: str) -> str:
@@ -341,9 +347,9 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
 
 @app.command(cls=_Command, help=_("Render a cycle's report (report.html, report.docx), unit pages and scorecards again "
                                   "from the history database (no source is read) and print the report's path; with "
-                                  "--pdf also print the official report to `<out>/<cycle>/report.pdf`. --send and "
-                                  "--send-scorecards e-mail it over the ANTT_SMTP_* settings, each message at most "
-                                  "once a day; exit 1 when one was refused."))
+                                  "--pdf also print the official report to `<out>/<cycle>/report.pdf`. --send, "
+                                  "--send-scorecards and --send-drafts e-mail it over the ANTT_SMTP_* settings, each "
+                                  "message at most once a day; exit 1 when one was refused."))
 def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
            pdf: Annotated[bool, typer.Option("--pdf", help=_("Also write report.pdf, the official report (Decree "
                                                              "30/2020/ND-CP layout), next to report.html."))] = False,
@@ -352,9 +358,16 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
                                                                "leadership_emails."))] = False,
            send_scorecards: Annotated[bool, typer.Option("--send-scorecards", help=_("E-mail each school its "
                                                          "scorecard at its registered addresses."))] = False,
+           send_drafts: Annotated[bool, typer.Option("--send-drafts", help=_(
+               "E-mail each school its scorecard as a draft at its registered addresses, with the reply "
+               "form's link (office.yaml's reply_form_url) and the last day to reply (cycles.yaml's "
+               "reply_closes)."))] = False,
            schools: SchoolsOpt = None,
-           dry_run: Annotated[Path | None, typer.Option("--dry-run", help=_("With --send/--send-scorecards: write "
-                                                         "the messages as .eml files here; send nothing."))] = None,
+           dry_run: Annotated[Path | None, typer.Option("--dry-run", help=_("With --send/--send-scorecards/"
+                                                         "--send-drafts: write the messages as .eml files here; send "
+                                                         "nothing."))] = None,
+           today: Annotated[str | None, typer.Option("--today", help=_("Send as on this day, YYYY-MM-DD (default: "
+                                                                        "today, office time zone)."))] = None,
            office: Annotated[str, typer.Option("--office", help=_("A province unit's name (units file): render "
                                                                   "its cycle from the shared history database."))]
            = "",
@@ -364,35 +377,39 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
     from antt.pipeline import rerender_cycle
     from antt.store.locks import cycle_lock
 
-    if dry_run and not (send or send_scorecards):
-        _fail(_("--dry-run goes with --send or --send-scorecards"))
+    if dry_run and not (send or send_scorecards or send_drafts):
+        _fail(_("--dry-run goes with --send, --send-scorecards or --send-drafts"))
+    if send_scorecards and send_drafts:
+        _fail(_("--send-scorecards and --send-drafts: a school gets its draft or its final scorecard, choose one"))
+    day = _day(today)
     cfg = load_config(config)
     cycle_id = resolve_cycle(cycle, cfg.cycles).id  # a configured cycle before it names a lock file
-    mail = _report_mail(cfg, cycle_id, out, schools, dry_run, send, send_scorecards)  # fails before rendering
+    mail = _report_mail(cfg, cycle_id, out, schools, dry_run, send, send_scorecards, send_drafts, day)  # fails first
     with cycle_lock(out, cycle_id, job="report"):  # a run would swap the folder; two sends would both mail
         html = rerender_cycle(cycle_id, config, out, pdf=pdf, office=office)
-        sent = mail.send(html.parent, report=send, scorecards=send_scorecards) if mail else None
+        sent = mail.send(html.parent, report=send, scorecards=send_scorecards, drafts=send_drafts) if mail else None
     if sent is not None:
-        _report_mail_summary(html.parent.name, sent)
+        _report_mail_summary(html.parent.name, sent, "draft" if send_drafts else "scorecard")
     out_console.print(str(html.resolve()), highlight=False, soft_wrap=True)
     if sent is not None and sent.problems():
         raise typer.Exit(1)
 
 
 def _report_mail(cfg, cycle_id: str, out: Path, schools: Path | None, dry_run: Path | None, send: bool,
-                 send_scorecards: bool):
-    """The cycle's `ReportMail` for --send / --send-scorecards (its checks pass), or None."""
-    if not (send or send_scorecards):
+                 send_scorecards: bool, send_drafts: bool, day):
+    """The cycle's `ReportMail` for --send / --send-scorecards / --send-drafts (its checks pass), or None."""
+    if not (send or send_scorecards or send_drafts):
         return None
     from antt.intake.registry import load_registry
     from antt.mail.report import ReportMail
 
     registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
-                             default_unit=cfg.office.office_short) if send_scorecards else None
-    return ReportMail.open(cfg, out, cycle_id, report=send, registry=registry, dry_run=dry_run)
+                             default_unit=cfg.office.office_short) if send_scorecards or send_drafts else None
+    return ReportMail.open(cfg, out, cycle_id, report=send, registry=registry, dry_run=dry_run, drafts=send_drafts,
+                           today=day)
 
 
-def _report_mail_summary(cycle_id: str, sent) -> None:
+def _report_mail_summary(cycle_id: str, sent, kind: str) -> None:
     """The report's delivery, whatever did not go and the schools without an address; then a one-line summary."""
     from antt.mail.outbox import tally
 
@@ -400,7 +417,7 @@ def _report_mail_summary(cycle_id: str, sent) -> None:
     table = _deliveries(
         _("{cycle}: e-mail").format(cycle=cycle_id),
         [d for d in counts["deliveries"] if d["kind"] == "report" or d["status"] == "failed" or d["refused"]],
-        [(u.school_code, _kind_name("scorecard"), _("no address"), "",
+        [(u.school_code, _kind_name(kind), _("no address"), "",
           f"{u.school_name}: " + (_("unusable {addresses}").format(addresses="; ".join(u.unusable)) if u.unusable
                                   else _("none registered")))
          for u in sent.unreachable])

@@ -1,12 +1,13 @@
 """A written cycle by e-mail: the leadership report to the leadership list in `office.yaml` (the official report as
 `report.pdf`, printed when missing or older than `report.html`, and as `report.docx`, with `ranking.xlsx` attached),
-and every school its own scorecard at its registered addresses.
+and every school its own scorecard at its registered addresses, final or as a draft the school may
+answer through the reply form (`reply_form_url`) until the cycle's reply window closes (`reply_closes`).
 
 `ReportMail` is the one way the report is sent, whether `antt report --send` or `run_cycle(send_report=True)` asks:
 the same checks before anything is rendered (leadership list, mail settings), the same once-a-day rule (the
 outbox's sent-mail log), the same deliveries and the same problems. The messages themselves are pure: the cycle's
 document (`results.json`) and config in, `Message`s out; every figure in them is read from the document, and their
-Vietnamese words live in `report_templates/mail_report.*.j2` and `mail_scorecard.*.j2`.
+Vietnamese words live in `report_templates/mail_report.*.j2`, `mail_scorecard.*.j2` and `_draft_notice.html.j2`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from antt.config import Config
+from antt.cycles import Cycle, resolve_cycle
 from antt.errors import AnttError
 from antt.i18n import _
 from antt.mail.message import Attachment, Message, render_html, render_text
@@ -84,22 +86,38 @@ def scorecard_recipients(document: dict, registry: pd.DataFrame
     return reachable, unreachable
 
 
+def draft_facts(cycle: Cycle, config: Config) -> dict[str, str]:
+    """What a draft scorecard tells the school about replying: the reply form's link, the last day of the reply
+    window, the school deadline and the last day of collection (dd/mm/yyyy). An AnttError when office.yaml has no
+    `reply_form_url`."""
+    if not config.office.reply_form_url:
+        raise AnttError(_("no reply form link: set reply_form_url in {path} (antt form export --form reply makes "
+                          "the form)").format(path=config.root / "office.yaml"))
+    return {"reply_form_url": config.office.reply_form_url, "reply_last_day": vi_date(cycle.reply_last_day),
+            "school_deadline": vi_date(cycle.school_deadline),
+            "last_day": vi_date(cycle.closes_at - timedelta(days=1))}
+
+
 def scorecard_message(school: dict, to: tuple[str, ...], scorecard_html: str, document: dict,
-                      config: Config) -> Message:
+                      config: Config, draft: dict[str, str] | None = None) -> Message:
     """One school's scorecard mail: a few facts in the body, `schools/<code>.html` attached with its stylesheet
-    inline (the cycle folder's shared copy does not travel with it)."""
+    inline (the cycle folder's shared copy does not travel with it). With `draft` (`draft_facts`) it is the draft
+    (kind "draft"): marked as a draft in the subject, the body and the attached page, with how and until when to
+    reply."""
     code = school["school_code"]
-    filename = f"phieu-ket-qua-{code}.html"
+    filename = f"du-thao-phieu-ket-qua-{code}.html" if draft else f"phieu-ket-qua-{code}.html"
     grades = {g.id: g.label for g in config.scoring.grades}
-    facts = _facts(document, config) | {"filename": filename, "school": {
+    facts = _facts(document, config) | {"filename": filename, "draft": draft, "school": {
         "code": code, "name": school["school_name"] or code, "status": school["status"],
         "verdict": school["verdict"], "score": vi_number(school["score"], 1) or "—",
         "grade": grades.get(school["grade"], "—"), "rank": school["rank_overall"],
         "ranked": len(document["schools"])}}
     subject, text = render_text("mail_scorecard.txt.j2", **facts)
-    attached = _BACK_LINK.sub("", inline_stylesheet(scorecard_html), count=1)
+    # The school's copy has no way back to the office's report; a draft says it is one in that place, at the top.
+    banner = render_html("_draft_notice.html.j2", **facts) if draft else ""
+    attached = _BACK_LINK.sub(lambda _match: banner, inline_stylesheet(scorecard_html), count=1)
     attachment = Attachment(filename, "text/html", attached.encode("utf-8"))
-    return Message(kind="scorecard", school_code=code, to=to, subject=subject, text=text,
+    return Message(kind="draft" if draft else "scorecard", school_code=code, to=to, subject=subject, text=text,
                    html=render_html("mail_scorecard.html.j2", **facts), sender_name=_sender(config),
                    reply_to=config.office.contact_email, attachments=(attachment,))
 
@@ -116,39 +134,56 @@ class Sent:
         lines = []
         for d in self.deliveries:
             if d.status == "failed" or d.refused:
-                what = "the report e-mail to leadership" if d.kind == "report" else f"the scorecard to {d.school_code}"
-                lines.append(f"{what}: {d.detail}")
+                what = {"report": _("the report e-mail to leadership"),
+                        "draft": _("the draft scorecard to {school}")}.get(d.kind, _("the scorecard to {school}"))
+                lines.append(f"{what.format(school=d.school_code)}: {d.detail}")
         return lines
 
 
 @dataclass(frozen=True)
 class ReportMail:
-    """A written cycle's e-mail, checked before anything is rendered; `send` mails the report and/or scorecards."""
+    """A written cycle's e-mail, checked before anything is rendered; `send` mails the report and/or scorecards
+    (final, or with `draft` set, drafts: `draft_facts`)."""
 
     config: Config
     outbox: Outbox
     registry: pd.DataFrame | None = None
+    draft: dict[str, str] | None = None
 
     @classmethod
     def open(cls, config: Config, out: Path | str, cycle_id: str, *, report: bool = True,
-             registry: pd.DataFrame | None = None, dry_run: Path | str | None = None) -> ReportMail:
-        """Check the leadership list (when the report is to go) and the mail settings (MailError); `registry`,
-        needed for scorecards only, says where each school's goes."""
+             registry: pd.DataFrame | None = None, dry_run: Path | str | None = None, drafts: bool = False,
+             today: date | None = None) -> ReportMail:
+        """Check the leadership list (when the report is to go), the reply form's link and the reply window (when
+        drafts are to go) and the mail settings (MailError); `registry`, needed for scorecards only, says where
+        each school's goes. `today` (default: today, office time zone) is the day mail is sent and logged as."""
         if report:
             leadership(config)
         now = datetime.now(ZoneInfo(config.cycles.timezone))
-        return cls(config, Outbox.open(out, cycle_id, now.date(), now, config.office.contact_email, dry_run),
-                   registry)
+        day = today or now.date()
+        draft = None
+        if drafts:
+            cycle = resolve_cycle(cycle_id, config.cycles)
+            draft = draft_facts(cycle, config)
+            if day > cycle.reply_last_day:
+                raise AnttError(_("{cycle}: the reply window closed after {day}; a reply now would come too late, so "
+                                  "no drafts are sent").format(cycle=cycle_id, day=vi_date(cycle.reply_last_day)))
+        return cls(config, Outbox.open(out, cycle_id, day, now, config.office.contact_email, dry_run), registry,
+                   draft)
 
-    def send(self, folder: Path | str, *, report: bool = True, scorecards: bool = False) -> Sent:
-        """Mail `folder`'s report (at most once a day) and/or every school its scorecard (each at most once a
-        day). A refused message or recipient is in the result, not raised: see `Sent.problems`."""
+    def send(self, folder: Path | str, *, report: bool = True, scorecards: bool = False,
+             drafts: bool = False) -> Sent:
+        """Mail `folder`'s report (at most once a day) and/or every school its scorecard or its draft scorecard
+        (each at most once a day). A refused message or recipient is in the result, not raised: see
+        `Sent.problems`."""
         folder = Path(folder)
         deliveries, unreachable = [], []
         if report:
             deliveries.append(self._report(folder))
-        if scorecards:
-            sent, unreachable = self._scorecards(folder)
+        if drafts and self.draft is None:
+            raise ValueError("drafts need a ReportMail opened with drafts=True")
+        if scorecards or drafts:
+            sent, unreachable = self._scorecards(folder, self.draft if drafts else None)
             deliveries += sent
         return Sent(deliveries, unreachable)
 
@@ -166,13 +201,13 @@ class ReportMail:
         [result] = self.outbox.send([report_message(document, self.config, files)])
         return result
 
-    def _scorecards(self, folder: Path) -> tuple[list[Delivery], list[Unreachable]]:
+    def _scorecards(self, folder: Path, draft: dict[str, str] | None) -> tuple[list[Delivery], list[Unreachable]]:
         if self.registry is None:
             raise ValueError("scorecards need the school registry")
         document = read_document(folder)
         reachable, unreachable = scorecard_recipients(document, self.registry)
         messages: Iterable[Message] = (
-            scorecard_message(school, to, _scorecard(folder, school["school_code"]), document, self.config)
+            scorecard_message(school, to, _scorecard(folder, school["school_code"]), document, self.config, draft)
             for school, to in reachable)  # one scorecard read at a time, however many schools
         return self.outbox.send(messages), unreachable
 
