@@ -33,7 +33,6 @@ import pandas as pd
 
 from antt import i18n
 from antt.checks.data_docs import write_data_docs
-from antt.checks.suite import build_suite
 from antt.checks.validate import header_issues, issues_from_results, run_suite, sort_issues
 from antt.config import Config, load_config
 from antt.cycles import Cycle, cycle_on, office_today, previous_cycle_id, resolve_cycle
@@ -331,6 +330,8 @@ class Validation:
 
 def validate_stage(prep: Prepared, run: Run) -> Validation:
     """One expectation-suite validation over the whole frame, plus notes on the sheet's shape and the corrections."""
+    from antt.checks.suite import build_suite  # Great Expectations takes seconds to import: not in a pre-flight
+
     form = run.config.form
     suite = build_suite(form, run.cycle, set(prep.subs.columns))
     result = run_suite(prep.subs, suite)

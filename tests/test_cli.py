@@ -111,6 +111,36 @@ def test_run_prints_report_path_and_exits_zero(prefect_api_url, tmp_path, sheet)
     assert report == (tmp_path / "o" / "2026-H1" / "report.html").resolve() and report.is_file()
 
 
+@pytest.mark.flow
+def test_a_run_with_no_server_configured_uses_prefects_temporary_server_under_out(tmp_path, sheet):
+    sheet.add("MN01")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    proc = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"),
+                extra_env={"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "2026-H1" / "report.html").is_file()
+    assert (tmp_path / "o" / ".prefect" / "prefect.db").is_file()  # the temporary server kept its state there
+
+
+@pytest.mark.flow
+def test_a_server_in_the_active_prefect_profile_is_used_as_it_is(prefect_api_url, tmp_path, sheet):
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(f'active = "office"\n\n[profiles.office]\nPREFECT_API_URL = "{prefect_api_url}"\n',
+                        encoding="utf-8")
+    sheet.add("MN01")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    proc = antt("run", "--cycle", "2026-Y", "--source", str(src), "--out", str(tmp_path / "o"),
+                extra_env={"PREFECT_PROFILES_PATH": str(profiles)})
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "o" / ".prefect").exists()  # no temporary server, no state of its own
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["2026-Y"])))
+    assert [r.parameters["out"] for r in runs if r.parameters["out"] == str(tmp_path / "o")]
+
+
 def test_validate_lists_problems_and_strict_exits_one(tmp_path, sheet):
     sheet.add("MN01", D1="")
     src = sheet.write_csv(tmp_path / "responses.csv")

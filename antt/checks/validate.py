@@ -30,8 +30,9 @@ _GX_LOCK = threading.Lock()
 
 
 @functools.cache
-def _batch_definition():
-    """One ephemeral GX context per process, with a whole-dataframe batch definition reused by every run."""
+def batch_definition():
+    """One ephemeral GX context per process, with a whole-dataframe batch definition reused by every run. Built on
+    first use; `antt run` calls it while Prefect's temporary server starts, so that its second or so is spent then."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -66,7 +67,7 @@ def run_suite(frame: pd.DataFrame, suite):
     """
     frame = frame[suite_columns(suite)]
     with _GX_LOCK:  # one GX context per process; units validated from concurrent threads take turns
-        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        batch = batch_definition().get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(suite, result_format={"result_format": "COMPLETE",
                                                     "unexpected_index_column_names": ["sheet_row"]})
 
