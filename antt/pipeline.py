@@ -18,7 +18,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,7 +60,7 @@ from antt.store import history
 from antt.store.faults import checkpoint
 
 log = logging.getLogger("antt.pipeline")
-BACKGROUND_WORKBOOK_MIN = 5000
+BACKGROUND_WORKBOOK_MIN = 2000
 SCORECARD_POOL_MIN = 2000  # from this many schools, scorecards are rendered by one process per core
 SCORECARD_CHUNK = 1000  # schools per task of that pool
 FORMS_SNAPSHOT = ".json"  # what the gform: source archives; passed as --source, it is read again
@@ -395,18 +395,21 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             checkpoint("staged:results.json")
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
-        with stage("render_report", timings):
-            footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
-            _write_report(staging, document, config, footer)
-        with stage("render_scorecards", timings):
-            _write_scorecards(staging, document, config, engine, run.office)
-        with stage("render_data_quality", timings):
-            contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
-            (staging / "data_quality.html").write_text(
-                render_data_quality(document, config, contacts, data_docs="data_docs/index.html"), encoding="utf-8")
-            write_data_docs(validation.result, staging / "data_docs")
-        with stage("finish_workbook", timings):
-            workbook.result()
+        # a large registry's scorecards are rendered by other processes from here on, while this one goes on
+        with _scorecards(staging, document, config, _trends(engine, document, run.office)) as scorecards_done:
+            with stage("render_report", timings):
+                footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
+                _write_report(staging, document, config, footer)
+            with stage("render_scorecards", timings):
+                scorecards_done()
+            with stage("render_data_quality", timings):
+                contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
+                (staging / "data_quality.html").write_text(
+                    render_data_quality(document, config, contacts, data_docs="data_docs/index.html"),
+                    encoding="utf-8")
+                write_data_docs(validation.result, staging / "data_docs")
+            with stage("finish_workbook", timings):
+                workbook.result()
         _write_manifest(staging, _manifest(run, received, staging, timings))
     try:
         with stage("record_history", timings):  # after the folder is published; one transaction, this cycle only
@@ -427,34 +430,51 @@ def _write_report(folder: Path, document: dict, config: Config, run: dict, pdf: 
     _write_pages(folder / "units", render_units(document, config))
 
 
-def _write_scorecards(folder: Path, document: dict, config: Config, engine, office: str) -> None:
-    """schools/<code>.html, each with the school's results in the office's recorded cycles before this one, and
-    the stylesheet they share; a large registry's are rendered on every core."""
-    trends = history.school_trends(engine, before=document["cycle"]["period_end"], office=office)
-    processes = (os.cpu_count() or 1) if len(document["schools"]) >= SCORECARD_POOL_MIN else 1
-    write_scorecards(folder, document, config, trends, processes)
+def _trends(engine, document: dict, office: str) -> dict[str, list[dict]]:
+    """Each school's results in the office's recorded cycles before this one, for its scorecard."""
+    return history.school_trends(engine, before=document["cycle"]["period_end"], office=office)
 
 
-def write_scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int,
+def write_scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
                      chunk: int = SCORECARD_CHUNK) -> None:
-    """`<folder>/style.css` and `<folder>/schools/<code>.html` for every school of `document`. With more than one
-    process, chunks of `chunk` schools go to a pool of forked processes, which inherit the document rather than
-    receive a copy and write their pages themselves; each page depends on its school alone, so the bytes are the
-    same."""
+    """`<folder>/style.css` and `<folder>/schools/<code>.html` for every school of `document` (see `_scorecards`)."""
+    with _scorecards(folder, document, config, trends, processes, chunk) as done:
+        done()
+
+
+@contextmanager
+def _scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
+                chunk: int = SCORECARD_CHUNK) -> Iterator[Callable[[], None]]:
+    """Write the scorecards and the stylesheet they share; the block gets the function that returns once they are
+    all written. For `processes` > 1 (by default: one per core from SCORECARD_POOL_MIN schools) chunks of `chunk`
+    schools go at once to a pool of forked processes, which inherit the document rather than receive a copy and
+    write their pages themselves while the block goes on; each page depends on its school alone, so the bytes are
+    those one process writes. With one process, the pages are written when that function is called."""
+    count = len(document["schools"])
+    if processes is None:
+        processes = (os.cpu_count() or 1) if count >= SCORECARD_POOL_MIN else 1
     (folder / STYLESHEET).write_text(stylesheet(), encoding="utf-8")
     pages = folder / "schools"
     pages.mkdir()
-    count = len(document["schools"])
     if processes <= 1:
-        _write_pages(pages, render_scorecards(document, config, trends))
+        yield lambda: _write_pages(pages, render_scorecards(document, config, trends))
         return
     parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
     _FORKED["scorecards"] = (pages, document, config, trends)
     try:
         with ProcessPoolExecutor(max_workers=min(processes, len(parts)),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
-            for _done in pool.map(_scorecard_part, parts):
-                pass
+            futures = [pool.submit(_scorecard_part, part) for part in parts]  # the workers fork here
+
+            def done() -> None:
+                for future in futures:
+                    future.result()
+
+            try:
+                yield done
+            finally:
+                for future in futures:
+                    future.cancel()
     finally:
         del _FORKED["scorecards"]
 
@@ -569,7 +589,7 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
             else:
                 (staging / "results.json").write_bytes(to_json(document))
             _write_report(staging, document, config, run, pdf=pdf)
-            _write_scorecards(staging, document, config, engine, office)
+            write_scorecards(staging, document, config, _trends(engine, document, office))
             manifest = staging / "manifest.json"
             if manifest.is_file():
                 _write_manifest(staging, json.loads(manifest.read_text(encoding="utf-8")) | _contents(staging))

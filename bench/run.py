@@ -7,8 +7,9 @@
 For each N it writes a synthetic registry and response export (antt.demo.synthetic: the demo's mix of problems,
 seeded), then times, each in its own fresh process: `antt run` on those files (whole process: interpreter, imports,
 Prefect, the flow), and `bench/plain.py` (the same rules by hand in plain pandas: no Prefect, no Great Expectations,
-no reports). Peak RSS is the whole process tree's (the run and every process it starts, Prefect's temporary server
-included), sampled from /proc. The per-stage table is the run's own (`timings_s` of its manifest.json); what is
+no reports). Peak memory is the whole process tree's (the run and every process it starts, Prefect's temporary
+server and forked workers included), sampled from /proc as the sum of proportional set sizes: a page shared by
+several processes counts once. The per-stage table is the run's own (`timings_s` of its manifest.json); what is
 outside the stages (interpreter, imports, the Prefect server, engine and GX set-up) is its own line. The load
 average is printed with every measurement. It prints a table and writes bench/results.json.
 """
@@ -39,13 +40,18 @@ def _quiet_environment(home: Path) -> dict[str, str]:
     return env
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants now (0 once it is gone)."""
+def _tree_memory(pid: int) -> int:
+    """Bytes of memory `pid` and all its descendants hold now, as the sum of their proportional set sizes (PSS): a
+    page shared by forked workers, or by every process mapping the same library, counts once in all (a sum of
+    RSS would count it in each). 0 once the process is gone."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, ValueError):
@@ -54,7 +60,8 @@ def _tree_rss(pid: int) -> int:
 
 
 def timed(args: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run `args` to the end: wall seconds, peak RSS of its process tree (MiB), and the load average at start."""
+    """Run `args` to the end: wall seconds, peak memory of its process tree (MiB, PSS), and the load average at
+    start."""
     load = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -62,7 +69,7 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> dict:
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            peak[0] = max(peak[0], _tree_memory(proc.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -119,8 +126,8 @@ def table(rows: dict[int, dict]) -> str:
     lines.append(line("antt run, whole process (s)", [r["wall_s"] for r in runs], ".2f"))
     lines.append(line("plain-pandas script (s)", [rows[n]["plain"]["wall_s"] for n in sizes], ".2f"))
     lines.append(line("ratio", [rows[n]["ratio"] for n in sizes], ".1f"))
-    lines.append(line("peak RSS, antt run (MiB)", [r["peak_rss_mib"] for r in runs], ".0f"))
-    lines.append(line("peak RSS, plain (MiB)", [rows[n]["plain"]["peak_rss_mib"] for n in sizes], ".0f"))
+    lines.append(line("peak memory, antt run (MiB)", [r["peak_rss_mib"] for r in runs], ".0f"))
+    lines.append(line("peak memory, plain (MiB)", [rows[n]["plain"]["peak_rss_mib"] for n in sizes], ".0f"))
     lines.append(line("load (1 min) at the run", [r["load_1min"] for r in runs], ".1f"))
     return "\n".join(lines)
 
