@@ -177,7 +177,8 @@ def _stage_name(stage: str) -> str:
             "render_report": _("rendering the report"), "render_scorecards": _("rendering the scorecards"),
             "render_data_quality": _("rendering the data quality page"), "finish_workbook": _("finishing ranking.xlsx"),
             "record_history": _("recording the history"), "plan": _("planning the e-mails"),
-            "send": _("sending e-mail"), "send_report": _("sending the report")}.get(stage, stage)
+            "send": _("sending e-mail"), "send_report": _("sending the report"),
+            "send_drafts": _("sending the draft scorecards")}.get(stage, stage)
 
 
 def _seconds(value: float) -> str:

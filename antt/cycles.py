@@ -102,8 +102,9 @@ def cycle_on(kind: str, day: date, cycles: Cycles) -> str:
 
 def run_days(cycle: Cycle, cycles: Cycles) -> dict[str, date]:
     """The days of `cycle`'s scheduled runs (`schedule` in cycles.yaml), by slug: a reminder round `remind-<N>d` N
-    days before the school deadline, the cycle run on the deadline day, and the `final` run (which also e-mails
-    the report to leadership) the configured days before the report is due."""
+    days before the school deadline, the cycle run on the deadline day (which also e-mails every school its draft
+    scorecard), and the `final` run (which also e-mails the report to leadership) the configured days before the
+    report is due, after the reply window (config.py checks that it falls after `reply_closes`)."""
     schedule = cycles.schedule
     days = {f"remind-{n}d": cycle.school_deadline - timedelta(days=n) for n in schedule.remind_days_before_deadline}
     days["deadline"] = cycle.school_deadline

@@ -49,7 +49,21 @@ def test_only_the_final_run_before_the_office_deadline_e_mails_the_report(config
     plan = {(r.kind, r.slug): r.parameters for r in schedule_plan(config.cycles)}
     assert {k for k, params in plan.items() if params.get("send_report")} == {("H1", "final"), ("Y", "final")}
     assert plan[("H1", "final")] == {"send_report": True}
-    assert all(params == {} for k, params in plan.items() if k[1] != "final")
+    assert all(params == {} for k, params in plan.items() if k[1] not in ("final", "deadline"))
+
+
+def test_the_deadline_day_run_mails_the_drafts_and_the_final_run_comes_after_the_reply_window(config):
+    """Issue 18: drafts on 10/6 and 10/11; replies until the end of 13/6 and 13/11; the final run on 14/6, 14/11."""
+    plan = {(r.kind, r.slug): r.parameters for r in schedule_plan(config.cycles)}
+    assert {k for k, params in plan.items() if params.get("send_drafts")} == {("H1", "deadline"), ("Y", "deadline")}
+    assert plan[("Y", "deadline")] == {"send_drafts": True}
+    for year in range(2026, 2031):
+        for kind in config.cycles.kinds:
+            cycle = resolve_cycle(f"{year}-{kind}", config.cycles)
+            days = run_days(cycle, config.cycles)
+            assert days["deadline"] == cycle.school_deadline < cycle.reply_last_day < days["final"] < cycle.report_due
+            final_run = datetime.combine(days["final"], datetime.min.time(), cycle.reply_closes_at.tzinfo)
+            assert cycle.reply_closes_at <= final_run
 
 
 def _march(config, deadline: MonthDay, report_due: MonthDay, **schedule):
@@ -289,7 +303,8 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
                             "scheduled-cycle/Y", "scheduled-remind/H1", "scheduled-remind/Y"}
     h1 = {s["schedule"]["cron"]: (s["schedule"]["timezone"], s["parameters"])
           for s in by_name["scheduled-cycle/H1"]["schedules"]}
-    assert h1 == {"0 7 10 6 *": ("Asia/Ho_Chi_Minh", {}), "0 7 14 6 *": ("Asia/Ho_Chi_Minh", {"send_report": True})}
+    assert h1 == {"0 7 10 6 *": ("Asia/Ho_Chi_Minh", {"send_drafts": True}),
+                  "0 7 14 6 *": ("Asia/Ho_Chi_Minh", {"send_report": True})}
     assert by_name["run-cycle/manual"]["parameters"]["source"] == str(source.resolve())
     limit = httpx.get(f"{url}/v2/concurrency_limits/google-api", timeout=5).json()
     assert (limit["limit"], limit["active"]) == (2, True)  # `antt deploy`'s default

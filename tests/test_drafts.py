@@ -11,10 +11,10 @@ import shutil
 from datetime import date
 
 import pytest
-from conftest import REPO, run_stages
+from conftest import REPO, Sheet, run_stages
 from smtp_server import Mailbox, smtp_server
 from test_cli import antt, assert_one_line_error
-from test_delivery import smtp_env, text
+from test_delivery import REACHABLE, REGISTRY, smtp_env, text
 
 from antt.cycles import resolve_cycle
 from antt.demo.synthetic import write_synthetic
@@ -198,3 +198,30 @@ def test_cli_without_a_reply_form_link_says_where_to_set_it(district, tmp_path):
                 extra_env={"ANTT_MAIL_FROM": "antt@pgd.example.org"})
     assert_one_line_error(proc, "reply_form_url", "office.yaml")
     assert proc.returncode == 2
+
+
+@pytest.mark.flow
+def test_the_deadline_day_run_mails_every_school_its_draft(prefect_api_url, config, tmp_path, monkeypatch):
+    """The scheduled run on the deadline day is run_cycle with send_drafts (test_deploy checks the schedule): a
+    cycle whose reply window is still open, so next year's."""
+    from antt.flows.cycle import run_cycle
+
+    year = date.today().year + 1
+    schools = tmp_path / "schools.csv"
+    schools.write_text(REGISTRY, encoding="utf-8")
+    sheet = Sheet(config, load_registry(schools, config.form.levels))
+    sheet.add("MN01", at=f"9/6/{year} 8:00:00")
+    sheet.add("TH01", at=f"9/6/{year} 9:00:00", D2="1")
+    source = sheet.write_csv(tmp_path / "responses.csv")
+    box = Mailbox()
+    with smtp_server(box) as server:
+        for key, value in smtp_env(server).items():
+            monkeypatch.setenv(key, value)
+        result = run_cycle(cycle=f"{year}-H1", source=str(source), schools=str(schools), out=str(tmp_path / "out"),
+                           send_drafts=True)
+    assert sorted(d["school_code"] for d in result["drafts_mail"] if d["status"] == "sent") == sorted(REACHABLE)
+    assert "send_drafts" in result["timings"] and "report_mail" not in result
+    assert {tuple(sorted(got.rcpt_tos)) for got in box.received} == {tuple(to) for to in REACHABLE.values()}
+    subjects = sorted(got.message["Subject"] for got in box.received)
+    assert all(s.startswith(f"DỰ THẢO – Phiếu kết quả báo cáo sơ kết 6 tháng kỳ {year}-H1: ") for s in subjects)
+    assert all(f"13/06/{year}" in text(got.message) for got in box.received)

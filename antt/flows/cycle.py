@@ -1,5 +1,6 @@
-"""`run_cycle`: one reporting cycle as a Prefect flow, one task per stage; with `send_report` it also e-mails the
-leadership report (as the final scheduled run before the office's deadline does).
+"""`run_cycle`: one reporting cycle as a Prefect flow, one task per stage; with `send_drafts` it also e-mails every
+school its draft scorecard (as the deadline-day scheduled run does), with `send_report` the leadership report (as the
+final scheduled run, after the reply window, does).
 
 Each task returns what its stage makes and its time, and gets what it uses as arguments: the task graph is the
 data flow. The stages are `antt.pipeline`'s."""
@@ -80,6 +81,23 @@ def deliver_report(folder, run: Run):
     return asdict(sent.deliveries[0]), timing
 
 
+@task(name="send-drafts", cache_policy=NO_CACHE)
+def deliver_drafts(folder, run: Run):
+    """E-mail every school its draft scorecard (each at most once a day); a failed or refused delivery fails the
+    run, loudly, after every school's draft was tried."""
+    with pipeline.stage("send_drafts") as timing:
+        sent = _drafts_mail(run).send(folder, report=False, drafts=True)
+    if sent.problems():
+        raise MailError("; ".join(sent.problems()))
+    return [asdict(d) for d in sent.deliveries], timing
+
+
+def _drafts_mail(run: Run) -> ReportMail:
+    """The ReportMail drafts go through: its checks (reply form link, reply window, mail settings) fail a run
+    before it reads anything."""
+    return ReportMail.open(run.config, run.out, run.cycle.id, report=False, registry=run.registry, drafts=True)
+
+
 def _run_name() -> str:
     """A run's name: its cycle, and for a province unit the unit's name (e.g. `2026-H1 <unit name>`)."""
     from prefect.runtime import flow_run
@@ -90,11 +108,13 @@ def _run_name() -> str:
 @flow(name="run-cycle", flow_run_name=_run_name, validate_parameters=True,
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
-              out: str = "out", send_report: bool = False, office: str = "") -> dict:
-    """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `send_report`, e-mail the
-    leadership report; `office` is the province unit whose history this is. Returns the folder, stage timings and,
-    when sent, the report's delivery."""
+              out: str = "out", send_report: bool = False, office: str = "", send_drafts: bool = False) -> dict:
+    """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `send_drafts`, e-mail every
+    school its draft scorecard; with `send_report`, the leadership report; `office` is the province unit whose
+    history this is. Returns the folder, stage timings and, when sent, the deliveries."""
     run = pipeline.open_run(cycle, schools, config, out, office)
+    if send_drafts:
+        _drafts_mail(run)
     with cycle_lock(run.out, run.cycle.id):  # one run of a cycle at a time, from raw archive to history
         raw, received, read_time = read(source, run)
         prepared, normalize_time = normalize(raw, run)
@@ -105,6 +125,8 @@ def run_cycle(cycle: str, source: str, schools: str | None = None, config: str |
         written = write(results, prepared, validation, received, run,
                         read_time | normalize_time | validate_time | score_time | rank_time)
         publish(results, written.folder)
+        drafts, drafts_time = deliver_drafts(written.folder, run) if send_drafts else (None, {})
         sent, send_time = deliver_report(written.folder, run) if send_report else (None, {})
-    return {"folder": str(written.folder), "timings": written.timings | send_time,
-            "input_sha256": received.archived.sha256, **({"report_mail": sent} if sent else {})}
+    return {"folder": str(written.folder), "timings": written.timings | drafts_time | send_time,
+            "input_sha256": received.archived.sha256, **({"drafts_mail": drafts} if drafts else {}),
+            **({"report_mail": sent} if sent else {})}

@@ -3,8 +3,9 @@
 For every cycle kind (H1, Y) two scheduled deployments run in the office's time zone, on the days `antt.cycles`
 computes from the cycles and the `schedule` there (run hour, days before the deadline and the report):
 - `scheduled-remind/<kind>`: the reminder rounds before the school deadline;
-- `scheduled-cycle/<kind>`: the cycle run on the deadline day (submissions before it) and a final run before the
-  office report is due, which also e-mails the report to leadership (its schedule sets `send_report`).
+- `scheduled-cycle/<kind>`: the cycle run on the deadline day (submissions before it), which e-mails every school
+  its draft scorecard (its schedule sets `send_drafts`), and a final run after the reply window closes and before
+  the office report is due, which e-mails the report to leadership (its schedule sets `send_report`).
 Scheduled runs take no cycle id: `scheduled_cycle` and `scheduled_remind` work it out from the run date. The
 deployments without schedules, `run-cycle/manual`, `remind/manual` and (given a units file) `province/manual`, are
 for runs by hand. A scheduled wrapper reports its failure to the analyst once (`antt.mail.failure`).
@@ -68,8 +69,9 @@ class ScheduledRun:
 
 def schedule_plan(cycles: Cycles, path: Path | str = "cycles.yaml") -> list[ScheduledRun]:
     """Every scheduled run of every cycle kind: the days `antt.cycles` computes, as deployments and parameters."""
+    mail = {"deadline": {"send_drafts": True}, "final": {"send_report": True}}
     return [ScheduledRun(f"scheduled-{day.job}", day.slug, day.kind, day.cron, day.rrule, cycles.timezone,
-                         {"send_report": True} if day.final else {}) for day in scheduled_days(cycles, path)]
+                         mail.get(day.slug, {})) for day in scheduled_days(cycles, path)]
 
 
 def _quiet(subflow):
@@ -81,12 +83,13 @@ def _quiet(subflow):
 
 @flow(name="scheduled-cycle", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
-                    out: str = "out", send_report: bool = False) -> dict:
-    """`run_cycle` for the cycle of `kind` that today's date belongs to (and its report e-mailed, if asked)."""
+                    out: str = "out", send_report: bool = False, send_drafts: bool = False) -> dict:
+    """`run_cycle` for the cycle of `kind` that today's date belongs to (and its drafts or its report e-mailed, if
+    asked)."""
     run = pipeline.open_scheduled_run(kind, schools, config, out)
     with pipeline.handed_over(pipeline.Preflight(run, source)):
         return _quiet(run_cycle)(cycle=run.cycle.id, source=source, schools=schools, config=config, out=out,
-                                 send_report=send_report)
+                                 send_report=send_report, send_drafts=send_drafts)
 
 
 @flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
