@@ -383,9 +383,11 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     final = run.out / cycle.id
     previous_id = previous_cycle_id(cycle, config.cycles)
     engine = history.open_history(run.out)  # ANTT_HISTORY_URL, else <out>/history.sqlite
-    # "previous cycle" from the history database; an output folder from before the database still counts
-    previous = history.previous_summary(engine, cycle.id, previous_id, run.office) \
-        or previous_summary(run.out / previous_id / "results.json")
+    # "previous cycle" from the history database, never a draft; an output folder from before the database (the
+    # cycle not recorded at all) still counts
+    previous = history.previous_summary(engine, cycle.id, previous_id, run.office)
+    if previous is None and not history.is_recorded(engine, previous_id, run.office):
+        previous = previous_summary(run.out / previous_id / "results.json")
     with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
         with stage("write_files", timings):
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
@@ -413,10 +415,16 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
         _write_manifest(staging, _manifest(run, received, staging, timings))
     try:
         with stage("record_history", timings):  # after the folder is published; one transaction, this cycle only
-            history.record_cycle(engine, document, run=footer, office=run.office)
+            history.record_cycle(engine, document, run=footer, office=run.office, draft=is_draft(run))
     finally:
         engine.dispose()
     return Written(final, timings)
+
+
+def is_draft(run: Run) -> bool:
+    """A run that started before the cycle's reply window closed (the deadline-day run, and any run by hand until
+    the end of `reply_closes`) is a draft: schools may still reply, so its results are not yet the cycle's."""
+    return run.started_at < run.cycle.reply_closes_at
 
 
 def _write_report(folder: Path, document: dict, config: Config, run: dict, pdf: bool = False) -> None:

@@ -451,3 +451,66 @@ def test_a_url_that_names_no_usable_database_is_one_line(url, fragment):
     with pytest.raises(history.HistoryError) as raised:
         history.open_history(url)
     assert fragment in str(raised.value) and "\n" not in str(raised.value) and ":pw@" not in str(raised.value)
+
+
+def test_a_draft_cycle_is_never_the_previous_one_until_it_is_recorded_final(tmp_path, docs, db):
+    """Issue 18: a run before the reply window closed records a draft; comparisons skip it."""
+    engine = history.open_history(db)
+    history.record_cycle(engine, docs["2026-H1"], draft=True)
+    history.record_cycle(engine, docs["2026-Y"])
+    assert [(c["id"], c["draft"]) for c in history.recorded_cycles(engine)] == [("2026-H1", True), ("2026-Y", False)]
+    assert history.previous_summary(engine, "2026-Y", "2026-H1") is None
+    assert history.is_recorded(engine, "2026-H1") and not history.is_recorded(engine, "2025-Y")
+    assert history.load_document(engine, "2026-H1") == docs["2026-H1"]  # still re-rendered as it was
+    code = docs["2026-H1"]["schools"][0]["school_code"]
+    assert [t["cycle"] for t in history.school_trend(engine, code)] == ["2026-Y"]
+    history.record_cycle(engine, docs["2026-H1"])  # the final run, after the reply window
+    assert history.previous_summary(engine, "2026-Y", "2026-H1") == _file_summary(tmp_path, docs["2026-H1"])
+    assert [t["cycle"] for t in history.school_trend(engine, code)] == ["2026-H1", "2026-Y"]
+    engine.dispose()
+
+
+def test_a_database_from_before_drafts_gains_the_column_every_cycle_final(docs, db):
+    """Tables with `office` and `run` but no `draft`: opening them adds it, false for what they hold."""
+    engine = sa.create_engine(db)
+    old = sa.MetaData()
+    sa.Table("cycles", old, *(c.copy() for c in history.cycles.c if c.name != "draft"))
+    sa.Table("school_results", old, *(c.copy() for c in history.school_results.c),
+             sa.ForeignKeyConstraint(["office", "cycle_id"], ["cycles.office", "cycles.id"], ondelete="CASCADE"))
+    old.create_all(engine)
+    doc = docs["2026-H1"]
+    with engine.begin() as conn:
+        conn.execute(old.tables["cycles"].insert(), {
+            "office": "", "id": "2026-H1", "kind": "H1", "label": doc["cycle"]["label"],
+            "period_start": doc["cycle"]["period_start"], "period_end": doc["cycle"]["period_end"],
+            "kpis": doc["kpis"], "recorded_at": datetime.now(UTC), "document": zlib.compress(orjson.dumps(doc))})
+    engine.dispose()
+    assert [(c["id"], c["draft"]) for c in history.recorded_cycles(db)] == [("2026-H1", False)]
+    assert history.previous_summary(db, "2026-Y", "2026-H1")["cycle"] == "2026-H1"
+    history.record_cycle(db, docs["2026-Y"], draft=True)
+    assert [(c["id"], c["draft"]) for c in history.recorded_cycles(db)] == [("2026-H1", False), ("2026-Y", True)]
+
+
+def test_a_run_before_the_reply_window_closes_is_a_draft_and_no_earlier_folder_stands_in(config, tmp_path):
+    """Next year's H1, run today, is a draft: next year's annual run compares with nothing, though the H1 folder
+    (with its results.json) is there."""
+    from antt.pipeline import is_draft
+
+    year = datetime.now(UTC).year + 1
+    schools = tmp_path / "schools.csv"
+    schools.write_text(REGISTRY, encoding="utf-8")
+    sheet = Sheet(config, load_registry(schools, config.form.levels))
+    sheet.add("MN01", at=f"9/6/{year} 8:00:00")
+    sheet.add("TH01", at=f"9/11/{year} 8:00:00")
+    source = sheet.write_csv(tmp_path / "responses.csv")
+    h1 = run_stages(source, REPO / "config", tmp_path / "out", f"{year}-H1", schools)
+    assert is_draft(h1.run)
+    h1.write()
+    assert (tmp_path / "out" / f"{year}-H1" / "results.json").is_file()
+    annual = run_stages(source, REPO / "config", tmp_path / "out", f"{year}-Y", schools).write()
+    document = orjson.loads((annual / "results.json").read_bytes())
+    assert document["previous"] is None
+    assert [(c["id"], c["draft"]) for c in history.recorded_cycles(tmp_path / "out")] == [
+        (f"{year}-H1", True), (f"{year}-Y", True)]
+    past = run_stages(source, REPO / "config", tmp_path / "past", "2025-Y", schools)
+    assert not is_draft(past.run)

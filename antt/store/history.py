@@ -4,6 +4,9 @@ SQLite through SQLAlchemy by default (`<out>/history.sqlite`, WAL mode); any SQL
 (`postgresql+psycopg://…`, with the `postgres` extra) works with the same code, and one such database can hold the
 history of many offices: the province's units record into it from any worker, each under its own `office` name (the
 unit's name; a lone office records under ""). One row per office and cycle, one row per school per office and cycle.
+A cycle recorded by a draft run (one that started before the cycle's reply window closed: `antt.pipeline.is_draft`)
+is marked `draft`: it is re-rendered like any other, but it is never an earlier cycle to compare with (previous
+cycle, trends) until a run after the reply window records the cycle again, final.
 Recording a cycle replaces that office's cycle rows, and only those, in one transaction: a run killed mid-write
 leaves the rows recorded before it. The tables are created on first use, by whichever writer comes first (the others
 wait for it), and a database from an earlier release is brought up to date in the same transaction.
@@ -59,6 +62,8 @@ cycles = sa.Table(
     # the whole results document (orjson, zlib): `antt report` can re-render a cycle without its source
     sa.Column("document", sa.LargeBinary),
     sa.Column("run", sa.JSON),  # when the run started and its stage timings, for the re-rendered report's footer
+    # recorded before the reply window closed: never the "previous cycle" (a database from before it gains it, false)
+    sa.Column("draft", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 school_results = sa.Table(
@@ -210,12 +215,15 @@ def _lock_schema(conn: sa.Connection) -> None:
 
 def _upgrade(conn: sa.Connection) -> None:
     """Tables from before the `office` column (a single office's history, maybe without `run`) are rebuilt with it,
-    every row kept under office "", in the caller's transaction."""
+    every row kept under office "" and final; tables from before the `draft` column gain it, every cycle final; in
+    the caller's transaction."""
     inspector = sa.inspect(conn)
     if not inspector.has_table("cycles"):
         return
     had = {c["name"] for c in inspector.get_columns("cycles")}
     if "office" in had:
+        if "draft" not in had:
+            conn.execute(sa.DDL("ALTER TABLE cycles ADD COLUMN draft BOOLEAN NOT NULL DEFAULT FALSE"))
         return
     had_results = {c["name"] for c in inspector.get_columns("school_results")} \
         if inspector.has_table("school_results") else set()
@@ -226,7 +234,8 @@ def _upgrade(conn: sa.Connection) -> None:
     cycles.drop(conn)
     metadata.create_all(conn)
     if old_cycles:
-        conn.execute(cycles.insert(), [dict.fromkeys(cycles.c.keys()) | row | {"office": ""} for row in old_cycles])
+        conn.execute(cycles.insert(), [dict.fromkeys(cycles.c.keys()) | row | {"office": "", "draft": False}
+                                       for row in old_cycles])
     if old_results:
         conn.execute(school_results.insert(),
                      [dict.fromkeys(school_results.c.keys()) | row | {"office": ""} for row in old_results])
@@ -242,9 +251,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict | None = None,
-                 office: str = "") -> None:
+                 office: str = "", draft: bool = False) -> None:
     """Store one cycle's results document (and the run's start time and timings) for `office`, replacing whatever
-    that office's cycle had; one transaction."""
+    that office's cycle had, as a draft or final; one transaction."""
     engine = open_history(engine_or_url)
     cycle = document["cycle"]
     cycle_id = cycle["id"]
@@ -257,6 +266,7 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict |
         "recorded_at": datetime.now(UTC),
         "document": zlib.compress(orjson.dumps(document), 1),
         "run": run,
+        "draft": draft,
     }
     rows = [{"office": office, "cycle_id": cycle_id, "school_code": s["school_code"], "position": i,
              **{k: s.get(k) for k in _SCALARS},
@@ -277,11 +287,11 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict |
 
 def recorded_cycles(engine_or_url: Engine | Path | str, office: str = "") -> list[dict]:
     """An office's recorded cycles in cycle order (period end, period start, id): id, kind, label, kpis,
-    input_sha256, config_checksum, recorded_at."""
+    input_sha256, config_checksum, recorded_at, draft."""
     engine = open_history(engine_or_url)
     query = sa.select(cycles.c.id, cycles.c.kind, cycles.c.label, cycles.c.kpis, cycles.c.input_sha256,
-                      cycles.c.config_checksum, cycles.c.recorded_at).where(cycles.c.office == office) \
-        .order_by(*_cycle_order())
+                      cycles.c.config_checksum, cycles.c.recorded_at, cycles.c.draft) \
+        .where(cycles.c.office == office).order_by(*_cycle_order())
     with _explained(engine), engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
 
@@ -293,17 +303,17 @@ def _cycle_order():
 def previous_summary(engine_or_url: Engine | Path | str, cycle_id: str, previous_id: str | None,
                      office: str = "") -> dict | None:
     """The office's earlier cycle in the shape `antt.outputs.document.previous_summary` gives; None when not
-    recorded.
+    recorded, or recorded as a draft.
 
-    `previous_id` names it (as `antt.cycles.previous_cycle_id` does); when None, the latest recorded cycle of
-    the same kind as `cycle_id` that ends before it is taken (needs `cycle_id` recorded already).
+    `previous_id` names it (as `antt.cycles.previous_cycle_id` does); when None, the latest final cycle of the same
+    kind as `cycle_id` that ends before it is taken (needs `cycle_id` recorded already).
     """
     engine = open_history(engine_or_url)
-    mine = cycles.c.office == office
+    mine = (cycles.c.office == office) & ~cycles.c.draft
     with _explained(engine), engine.connect() as conn:
         if previous_id is None:
             this = conn.execute(sa.select(cycles.c.kind, cycles.c.period_end)
-                                .where(mine, cycles.c.id == cycle_id)).first()
+                                .where(cycles.c.office == office, cycles.c.id == cycle_id)).first()
             if this is None:
                 return None
             previous_id = conn.execute(
@@ -332,13 +342,14 @@ def school_trend(engine_or_url: Engine | Path | str, school_code: str, before: s
 
 def school_trends(engine_or_url: Engine | Path | str, school_codes: list[str] | None = None,
                   before: str | None = None, office: str = "") -> dict[str, list[dict]]:
-    """`school_trend` for many schools in one query (scorecards for a whole cycle): {code: [trend rows]}."""
+    """`school_trend` for many schools in one query (scorecards for a whole cycle): {code: [trend rows]}. Cycles
+    recorded as drafts are left out."""
     engine = open_history(engine_or_url)
     c = school_results.c
     query = (sa.select(c.school_code, c.cycle_id.label("cycle"), cycles.c.label, cycles.c.period_end, c.status,
                        c.verdict, c.score, c.rank_overall)
              .join(cycles, (cycles.c.office == c.office) & (cycles.c.id == c.cycle_id))
-             .where(c.office == office).order_by(*_cycle_order()))
+             .where(c.office == office, ~cycles.c.draft).order_by(*_cycle_order()))
     if before is not None:
         query = query.where(cycles.c.period_end < before)
     wanted = None if school_codes is None else set(school_codes)
@@ -350,6 +361,14 @@ def school_trends(engine_or_url: Engine | Path | str, school_codes: list[str] | 
             if wanted is None or code in wanted:
                 out.setdefault(code, []).append(m)
     return out
+
+
+def is_recorded(engine_or_url: Engine | Path | str, cycle_id: str, office: str = "") -> bool:
+    """Whether the office's cycle is recorded at all, as a draft or final."""
+    engine = open_history(engine_or_url)
+    with _explained(engine), engine.connect() as conn:
+        return conn.execute(sa.select(cycles.c.id).where(cycles.c.office == office, cycles.c.id == cycle_id)) \
+            .first() is not None
 
 
 def load_document(engine_or_url: Engine | Path | str, cycle_id: str, office: str = "") -> dict | None:
