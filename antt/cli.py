@@ -176,7 +176,8 @@ def _stage_name(stage: str) -> str:
             "score": _("scoring"), "rank": _("ranking"), "write_files": _("writing the files"),
             "render_report": _("rendering the report"), "render_scorecards": _("rendering the scorecards"),
             "render_data_quality": _("rendering the data quality page"), "finish_workbook": _("finishing ranking.xlsx"),
-            "record_history": _("recording the history"), "plan": _("planning the e-mails"),
+            "record_history": _("recording the history"), "read_replies": _("reading the replies"),
+            "review_replies": _("reviewing the replies"), "plan": _("planning the e-mails"),
             "send": _("sending e-mail"), "send_report": _("sending the report"),
             "send_drafts": _("sending the draft scorecards")}.get(stage, stage)
 
@@ -211,11 +212,14 @@ def _with_progress(cycle: str, run):
             stages.propagate = True
 
 
-def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path) -> dict:
+def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path,
+               replies: str | None = None) -> dict:
     from antt import pipeline
     from antt.store import history
 
     pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
+    if replies:
+        pipeline.preflight_replies(replies, pre.run)
     with history.connected(out):  # a history database that cannot take the results stops the run before it starts
         pass
     server_started = _start_temporary_server()  # only once the input is usable; it boots while we import
@@ -227,7 +231,8 @@ def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | Non
         batch_definition()
         server_started()
         return run_cycle(cycle=cycle, source=source, schools=str(schools) if schools else None,
-                         config=str(config) if config else None, out=str(out))
+                         config=str(config) if config else None, out=str(out),
+                         **({"replies": replies} if replies else {}))
 
     with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded and read
         return _with_progress(cycle, flow)
@@ -254,9 +259,13 @@ def _summary(result: dict) -> None:
 
 @app.command(cls=_Command, help=_("Run a whole cycle as a Prefect flow and print the report's path."))
 def run(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
-        out: OutOpt = Path("out")) -> None:
+        out: OutOpt = Path("out"),
+        replies: Annotated[str | None, typer.Option("--replies", help=escape(_(
+            "The schools' replies to their draft scorecards (the reply form's responses: .csv or .xlsx, "
+            "gsheet:<key or URL>[#worksheet] or gform:<form id or URL>); writes the review queue replies.csv.")))]
+        = None) -> None:
     _prepare_environment(out)
-    _summary(_run_cycle(cycle, source, schools, config, out))
+    _summary(_run_cycle(cycle, source, schools, config, out, replies))
 
 
 @app.command(cls=_Command, help=_("Validate a response sheet only (no scoring, no Prefect) and list the problems."))

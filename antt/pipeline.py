@@ -40,9 +40,12 @@ from antt.errors import InputError
 from antt.i18n import _
 from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
-from antt.intake.registry import load_registry, read_registry
+from antt.intake.registry import expected_in, load_registry, read_registry
+from antt.intake.replies import COLUMNS as REPLY_COLUMNS
+from antt.intake.replies import read_replies, reply_changes, review_queue
 from antt.intake.versions import Snapshot, Versions, attribute, every_version, with_versions
-from antt.outputs.document import build_document, previous_summary, to_json
+from antt.mail.outbox import SentLog
+from antt.outputs.document import build_document, previous_summary, replies_document, to_json
 from antt.outputs.docx import render_docx
 from antt.outputs.html import STYLESHEET, render_report, render_scorecards, render_units, stylesheet
 from antt.outputs.notes import load_notes
@@ -51,7 +54,7 @@ from antt.outputs.pdf import write_report_pdf
 from antt.outputs.publish import staged_folder
 from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
-from antt.scoring.results import CycleResults, Scores, rank_cycle, score_cycle
+from antt.scoring.results import CycleResults, Scores, rank_cycle, rescore, score_cycle
 from antt.sources.archive import ArchivedInput, archive_bytes, archive_input, receipts
 from antt.sources.files import read_export, sniff_headers
 from antt.sources.folder import FolderRead, folder_bytes, read_folder
@@ -186,6 +189,22 @@ def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir
         return Preflight(run, source, folder=(packed, found))
     match_headers(sniff_headers(source), form)
     return Preflight(run, source)
+
+
+def preflight_replies(source: str, run: Run) -> None:
+    """Fail fast on a replies source: a Google one's spec and credentials, an export's header row (the reply form's
+    columns and the respondents' e-mail)."""
+    if source.startswith("gsheet:"):
+        from antt.sources.gsheet import preflight as sheet_preflight
+
+        sheet_preflight(source)
+    elif source.startswith("gform:"):
+        from antt.sources.gform import preflight as form_preflight
+
+        form_preflight(source)
+    elif Path(source).is_file() and Path(source).suffix.lower() != FORMS_SNAPSHOT:
+        read_replies(RawTable.from_rows([sniff_headers(source)], source=source), run.config.reply_form,
+                     run.config.form, run.cycle.timezone)
 
 
 @contextmanager
@@ -364,6 +383,56 @@ def rank_stage(scores: Scores, prep: Prepared, run: Run) -> CycleResults:
 
 
 @dataclass(frozen=True)
+class Replies:
+    """The reply window's review queue (`antt.intake.replies`, with the verdict, score and grade accepting each
+    reply would give: `if_*`), the schools the accepted replies moved, and the replies source as archived."""
+
+    queue: pd.DataFrame
+    changes: pd.DataFrame
+    received: Received
+
+
+def replies_stage(replies_raw: RawTable, received: Received, raw: RawTable, prep: Prepared, res: CycleResults,
+                  run: Run) -> Replies:
+    """The cycle's replies to their draft scorecards as a review queue. When the analyst has accepted some (copied
+    into the corrections), the sheet is scored once more without them: the schools whose status, verdict, score or
+    rank differ are what the reply window changed."""
+    config, cycle = run.config, run.cycle
+    replies = read_replies(replies_raw, config.reply_form, config.form, cycle.timezone)
+    first, after = _reply_span(cycle, config)
+    at = replies["at"]
+    replies = replies[at.isna() | ((at >= first) & (at < after))]
+    queue, proposed = review_queue(replies, res.counted, expected_in(run.registry, cycle), config.form,
+                                   (cycle.deadline_at, cycle.reply_closes_at),
+                                   SentLog(run.out).first_sent(cycle.id, "draft"), prep.corrections)
+    queue = queue.join(rescore(proposed, config).add_prefix("if_"))
+    accepted = queue[queue["status"] == "accepted"]
+    before = _without_replies(accepted, raw, prep, run) if len(accepted) else res
+    return Replies(queue=queue, changes=reply_changes(res.ranked, before.ranked), received=received)
+
+
+def _reply_span(cycle: Cycle, config: Config) -> tuple[datetime, datetime]:
+    """From this cycle's opening to the next cycle's: the replies a run of this cycle lists, so that every reply
+    belongs to exactly one cycle (one reply sheet serves every cycle, as the report form's does)."""
+    kinds = config.cycles.kinds
+    later = [resolve_cycle(f"{y}-{k}", config.cycles).opens_at for y in (cycle.year, cycle.year + 1) for k in kinds]
+    return cycle.opens_at, min(t for t in later if t > cycle.opens_at)
+
+
+def _without_replies(accepted: pd.DataFrame, raw: RawTable, prep: Prepared, run: Run) -> CycleResults:
+    """The cycle's results as they would be without the corrections that accept `accepted` replies."""
+    key = ["school_code", "sheet_row", "question_id", "value"]
+    sets = prep.corrections[prep.corrections["action"] == "set"]
+    hit = pd.MultiIndex.from_frame(sets[key].astype({"sheet_row": "int64"})).isin(
+        pd.MultiIndex.from_frame(accepted[key].astype({"sheet_row": "int64"})))
+    lines = set(sets.loc[hit, "line"])
+    other = Run(**{name: getattr(run, name) for name in Run.__slots__} |
+                {"corrections": run.corrections[~run.corrections["line"].isin(lines)]})
+    before = normalize_stage(raw, other)
+    return rank_stage(score_stage(before, validate_stage(before, other), other), before, other)
+
+
+@dataclass(frozen=True)
 class Written:
     """The published cycle folder, and the run's stage times: those handed to `write_stage`, then its own."""
 
@@ -372,9 +441,10 @@ class Written:
 
 
 def write_stage(res: CycleResults, prep: Prepared, validation: Validation, received: Received, run: Run,
-                timings: Mapping[str, float] | None = None) -> Written:
+                timings: Mapping[str, float] | None = None, replies: Replies | None = None) -> Written:
     """Write every docs/spec.md §7 output into a staging folder and swap it in as `<out>/<cycle>/`, then record the
-    cycle in the history database. `timings` (the earlier stages' times) are shown in the report and the manifest.
+    cycle in the history database. `timings` (the earlier stages' times) are shown in the report and the manifest;
+    with the schools' `replies`, also replies.csv, the queue on data_quality.html and what the window changed.
 
     Files go straight into the private staging folder; swapping that folder in is the one atomic step.
     """
@@ -392,9 +462,14 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
         with stage("write_files", timings):
             workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
             document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
-                                      edits=prep.versions.edits if prep.versions else [])
+                                      edits=prep.versions.edits if prep.versions else [],
+                                      replies=replies_document(replies.queue, replies.changes,
+                                                               (cycle.deadline_at, cycle.reply_closes_at))
+                                      if replies else None)
             (staging / "results.json").write_bytes(to_json(document))
             checkpoint("staged:results.json")
+            if replies:
+                (staging / "replies.csv").write_bytes(csv_bytes(replies.queue[REPLY_COLUMNS]))
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
         # a large registry's scorecards are rendered by other processes from here on, while this one goes on
@@ -412,7 +487,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
                 write_data_docs(validation.result, staging / "data_docs")
             with stage("finish_workbook", timings):
                 workbook.result()
-        _write_manifest(staging, _manifest(run, received, staging, timings))
+        _write_manifest(staging, _manifest(run, received, staging, timings, replies.received if replies else None))
     try:
         with stage("record_history", timings):  # after the folder is published; one transaction, this cycle only
             history.record_cycle(engine, document, run=footer, office=run.office, draft=is_draft(run))
@@ -541,7 +616,8 @@ def _workbook_executor(schools: int) -> Executor:
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float]) -> dict:
+def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float],
+              replies: Received | None = None) -> dict:
     packages = {}
     for name in PACKAGES:
         try:
@@ -554,7 +630,10 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
         "run_started_at": run.started_at.isoformat(timespec="seconds"),
         "inputs": [{"role": "responses", "sha256": archived.sha256, "size": archived.size,
                     "original": archived.original, "archived_as": archived.stored.relative_to(run.out).as_posix()},
-                   {"role": "registry", "sha256": run.registry_sha256, "original": str(run.registry_path)}],
+                   {"role": "registry", "sha256": run.registry_sha256, "original": str(run.registry_path)},
+                   *([{"role": "replies", "sha256": replies.archived.sha256, "size": replies.archived.size,
+                       "original": replies.archived.original,
+                       "archived_as": replies.archived.stored.relative_to(run.out).as_posix()}] if replies else [])],
         "config": {"dir": str(run.config.root), "form_version": run.config.form.version,
                    "criteria_set": run.config.criteria.id, "checksum": run.config.checksum},
         "packages": packages,

@@ -58,9 +58,23 @@ def rank(scores, prepared, run: Run):
     return results, timing
 
 
+@task(name="read-replies", cache_policy=NO_CACHE)
+def read_replies(source: str, run: Run):
+    with pipeline.stage("read_replies") as timing:
+        raw, received = pipeline.read_source(source, run)
+    return raw, received, timing
+
+
+@task(name="review-replies", cache_policy=NO_CACHE)
+def review_replies(replies_raw, replies_received, raw, prepared, results, run: Run):
+    with pipeline.stage("review_replies") as timing:
+        replies = pipeline.replies_stage(replies_raw, replies_received, raw, prepared, results, run)
+    return replies, timing
+
+
 @task(name="write-outputs", cache_policy=NO_CACHE)
-def write(results, prepared, validation, received, run: Run, timings: dict):
-    return pipeline.write_stage(results, prepared, validation, received, run, timings)
+def write(results, prepared, validation, received, run: Run, timings: dict, replies=None):
+    return pipeline.write_stage(results, prepared, validation, received, run, timings, replies)
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
@@ -108,22 +122,30 @@ def _run_name() -> str:
 @flow(name="run-cycle", flow_run_name=_run_name, validate_parameters=True,
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
-              out: str = "out", send_report: bool = False, office: str = "", send_drafts: bool = False) -> dict:
-    """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `send_drafts`, e-mail every
-    school its draft scorecard; with `send_report`, the leadership report; `office` is the province unit whose
-    history this is. Returns the folder, stage timings and, when sent, the deliveries."""
+              out: str = "out", send_report: bool = False, office: str = "", send_drafts: bool = False,
+              replies: str | None = None) -> dict:
+    """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `replies` (a source of the reply
+    form's responses), also the review queue of the schools' replies; with `send_drafts`, e-mail every school its
+    draft scorecard; with `send_report`, the leadership report; `office` is the province unit whose history this
+    is. Returns the folder, stage timings and, when sent, the deliveries."""
     run = pipeline.open_run(cycle, schools, config, out, office)
     if send_drafts:
         _drafts_mail(run)
     with cycle_lock(run.out, run.cycle.id):  # one run of a cycle at a time, from raw archive to history
         raw, received, read_time = read(source, run)
+        replies_raw, replies_received, replies_time = read_replies(replies, run) if replies else (None, None, {})
         prepared, normalize_time = normalize(raw, run)
-        del raw  # the normalised frame is all later stages need; the raw table can go
+        # the normalised frame is all later stages need; only the replies' review reads the raw table again
+        raw = raw if replies else None
         validation, validate_time = validate(prepared, run)
         scores, score_time = score(prepared, validation, run)
         results, rank_time = rank(scores, prepared, run)
+        reviewed, review_time = review_replies(replies_raw, replies_received, raw, prepared, results, run) \
+            if replies else (None, {})
+        del raw, replies_raw
         written = write(results, prepared, validation, received, run,
-                        read_time | normalize_time | validate_time | score_time | rank_time)
+                        read_time | replies_time | normalize_time | validate_time | score_time | rank_time
+                        | review_time, reviewed)
         publish(results, written.folder)
         drafts, drafts_time = deliver_drafts(written.folder, run) if send_drafts else (None, {})
         sent, send_time = deliver_report(written.folder, run) if send_report else (None, {})

@@ -246,6 +246,14 @@ def _scope_question(subs: pd.DataFrame, q: Question, form: Form) -> None:
     subs[f"_need__{q.id}"] = need.astype(bool)
 
 
+def parse_answers(q: Question, s: pd.Series, form: Form) -> pd.DataFrame:
+    """One question's answers as text → its typed column and the helper columns (`Q__invalid`, `Q__n`…) `normalize`
+    makes for it, indexed like `s`: how a value proposed outside the sheet (a school's reply) is read the same way."""
+    frame = pd.DataFrame(index=s.index)
+    _parse_question(frame, q, s, form)
+    return frame
+
+
 def _parse_question(subs: pd.DataFrame, q: Question, s: pd.Series, form: Form) -> None:
     """Parse one question's column (each distinct answer once) into its typed and helper columns."""
     if q.type == "integer":

@@ -124,6 +124,22 @@ class SentLog:
                 done.add((entry.get("once_a_day") or entry.get("kind", ""), entry.get("school_code", "")))
         return done
 
+    def first_sent(self, cycle_id: str, kind: str) -> dict[str, datetime]:
+        """School code → when the cycle's first message of `kind` reached it (a torn line is ignored)."""
+        if not self.path.exists():
+            return {}
+        first: dict[str, datetime] = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                at = datetime.fromisoformat(entry["sent_at"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+            if entry.get("cycle") == cycle_id and entry.get("kind") == kind:
+                code = entry.get("school_code", "")
+                first[code] = min(first.get(code, at), at)
+        return first
+
     def append(self, day: date, cycle_id: str, message: Message, delivery: Delivery, at: datetime) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"day": day.isoformat(), "cycle": cycle_id, "kind": message.kind,

@@ -50,11 +50,13 @@ def kpis_of(schools: list[dict]) -> dict[str, Any]:
 
 
 def build_document(res: CycleResults, config: Config, archived: ArchivedInput, rows_read: int,
-                   previous: dict | None, edits: list[dict] | None = None) -> dict[str, Any]:
+                   previous: dict | None, edits: list[dict] | None = None,
+                   replies: dict | None = None) -> dict[str, Any]:
     """Everything a run decided, in rank order; no run time, so the same input gives the same bytes.
 
     For a Google source, each school also records the version that counted (`version`) and the document lists
-    every edited response with its versions (`edits`, from antt.intake.versions)."""
+    every edited response with its versions (`edits`, from antt.intake.versions). A run given the schools' replies
+    (`replies`, from `replies_document`) records them, and on each school the replies the office accepted."""
     cycle, cs = res.cycle, config.criteria
     form = config.form
     answers = _records(res.counted[[q.id for q in form.questions]])
@@ -72,6 +74,11 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
     }))
     failed = [[c for c in f.split(", ") if c] for f in ranked["failed"].tolist()]
     version = _versions(ranked, edits or [], cycle.deadline_at) if "counted_row" in ranked.columns else None
+    accepted: dict[str, list[dict]] = {}
+    for reply in (replies or {}).get("queue", []):
+        if reply["status"] == "accepted":
+            accepted.setdefault(reply["school_code"], []).append(
+                {k: reply[k] for k in ("reply_row", "question_id", "value", "reason", "at", "evidence")})
     schools = []
     for rec, fails in zip(base.to_dict("records"), failed, strict=True):
         code = rec["school_code"]
@@ -79,6 +86,8 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
                 "verdicts_by_set": by_set.get(code, {}), "answers": answers.get(code, {})}
         if version is not None:
             rec["version"] = version.get(code)
+        if replies is not None:
+            rec["accepted_replies"] = accepted.get(code, [])
         schools.append(rec)
     issues = res.issues.sort_values(["sheet_row", "school_code", "question_id", "rule"], kind="stable")
     fail_counts = (res.criteria == False).sum() if len(res.criteria) else pd.Series(dtype=int)  # noqa: E712
@@ -100,7 +109,25 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
         "corrections": [{k: v for k, v in c.items() if k != "line"} for c in res.corrections.to_dict("records")],
         **({"edits": [e | {"versions": [_shown(v, cycle.deadline_at) for v in e["versions"]]} for e in edits]}
            if version is not None else {}),
+        **({"replies": replies} if replies is not None else {}),
     }
+
+
+REPLY_FIELDS = ["reply_row", "at", "school_code", "sheet_row", "question_id", "question", "answer_now", "value",
+                "reason", "evidence", "replier", "email", "status", "if_verdict", "if_score", "if_grade"]
+
+
+def replies_document(queue: pd.DataFrame, changes: pd.DataFrame, window: tuple[datetime, datetime]) -> dict:
+    """The reply window in results.json: its dates, the replies by status (`received` every one of the cycle's,
+    `accepted` those a correction applies, `pending` those suggested and not yet accepted, `declined` the rest),
+    every reply as the review queue has it, and the schools the accepted replies moved (`changes`)."""
+    status = queue["status"].value_counts()
+    accepted, pending = int(status.get("accepted", 0)), int(status.get("suggested", 0))
+    return {"opens_at": window[0].isoformat(), "closes_at": window[1].isoformat(), "received": len(queue),
+            "accepted": accepted, "pending": pending, "declined": len(queue) - accepted - pending,
+            "by_status": {k: int(v) for k, v in sorted(status.items())},
+            "queue": _natives(queue[REPLY_FIELDS]).to_dict("records"),
+            "changes": _natives(changes).to_dict("records")}
 
 
 def _shown(version: dict, deadline: datetime) -> dict:

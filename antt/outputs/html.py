@@ -305,8 +305,13 @@ def render_report(document: dict, config: Config, run: dict) -> str:
         **page, **listed, kpis=document["kpis"], by_level=by_level, top_bottom=top_bottom,
         units=[] if full else _units(document, config), wards=document["wards"],
         wards_reaching=sum(bool(w["reaches_target"]) for w in document["wards"]),
-        run=run, run_at=as_datetime(run["started_at"]),
+        run=run, run_at=as_datetime(run["started_at"]), school_names=_names(document),
     )
+
+
+def _names(document: dict) -> dict[str, str]:
+    """School code → name, for the replies a run read (none otherwise: then nothing needs it)."""
+    return {s["school_code"]: s["school_name"] for s in document["schools"]} if document.get("replies") else {}
 
 
 def _slug(name: str) -> str:

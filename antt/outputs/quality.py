@@ -64,7 +64,8 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
     - `groups`: per school its issues and the submission rows they concern, in `GROUPS` order, each by school code
       (rows whose school is not in the registry, by sheet row),
     - `missing`: every school that sent nothing, `corrections` applied and `bad_corrections` refused,
-    - `edits`: every edited response (Google sources) with its versions, the one counted, and what changed.
+    - `edits`: every edited response (Google sources) with its versions, the one counted, and what changed,
+    - `replies`: the schools' replies to their drafts as the review queue has them (when the run read them).
     """
     contacts = contacts or {}
     schools = document["schools"]
@@ -166,6 +167,8 @@ def quality_view(document: dict, config: Config, contacts: dict[int, dict[str, s
         "corrections": document["corrections"],
         "bad_corrections": sorted(bad_corrections, key=lambda i: i["message"]),
         "contact_questions": config.form.contact_questions,
+        "replies": document.get("replies"),
+        "school_names": {s["school_code"]: s["school_name"] for s in schools} if document.get("replies") else {},
     }
 
 

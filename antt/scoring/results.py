@@ -84,3 +84,14 @@ def rank_cycle(scores: Scores, subs: pd.DataFrame, registry: pd.DataFrame, cycle
                         other_verdicts=scores.other_verdicts,
                         wards=ward_table(ranked, config.scoring.ward_target_share), issues=scores.issues,
                         corrections=scores.corrections)
+
+
+def rescore(counted: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Verdict, failed criteria, plan score and grade of rows shaped like the counted submissions, whatever their
+    index: `score_cycle`'s own functions, for answers changed outside the run (a reply's proposed value), all rows
+    at once."""
+    form = config.form
+    verdict = verdicts(evaluate_criteria(counted, config.criteria, form), config.criteria)
+    score = plan_score(indicator_points(counted, config.scoring, form), config.scoring)
+    return pd.DataFrame({"verdict": verdict["verdict"], "failed": verdict["failed"], "score": score,
+                         "grade": grade(score, config.scoring)}, index=counted.index)
