@@ -529,6 +529,9 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
                "--lost-after", min=60, help=_("Seconds without a heartbeat after which a run's worker counts as lost "
                                               "and the run as Crashed (default 300); keep it well above the "
                                               "workers' PREFECT_FLOWS_HEARTBEAT_FREQUENCY."))] = None,
+           replies: Annotated[str | None, typer.Option("--replies", help=escape(_(
+               "The reply form's responses (gsheet:…, gform:… or a file every worker can read): every cycle run "
+               "also reviews the schools' replies to their draft.")))] = None,
            ) -> None:
     from antt.flows.deployments import deploy as apply_deployments
 
@@ -536,7 +539,7 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
     table.add_column(_("Deployment"))
     table.add_column(_("Schedules"))
     for row in apply_deployments(source, schools, config, out, pool=pool, analyst=analyst, units=units,
-                                 google_api_slots=google_api_slots,
+                                 google_api_slots=google_api_slots, replies=replies,
                                  **({"lost_after_s": lost_after} if lost_after else {})):
         table.add_row(row["name"], "\n".join(row["schedules"]) or _("by hand"))
     out_console.print(table)

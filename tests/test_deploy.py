@@ -4,6 +4,7 @@ artifacts; and the province fanned out over two workers, one of them killed mid-
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -260,14 +261,16 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
     for code in ("THCS01", "TH01", "MN01"):
         sheet.add(code)
     source = sheet.write_csv(tmp_path / "responses.csv")
+    with open(tmp_path / "replies.csv", "w", newline="", encoding="utf-8") as fh:  # the reply sheet, no reply yet
+        csv.writer(fh).writerow(["Dấu thời gian", "Địa chỉ email"] + [q.title for q in config.reply_form.questions])
     (tmp_path / "units.yaml").write_text(
         "units:\n  - {name: Quảng Yên, source: responses.csv, out: out/quang-yen}\n", encoding="utf-8")
     out = tmp_path / "out"
 
     _cli([str(BIN / "prefect"), "work-pool", "create", "antt", "--type", "process"], env, tmp_path)
     # Relative paths on purpose: the worker runs flows in a temporary folder, so deploy must make them absolute.
-    _cli([str(BIN / "antt"), "deploy", "--source", source.name, "--out", "out", "--units", "units.yaml"], env,
-         tmp_path)
+    _cli([str(BIN / "antt"), "deploy", "--source", source.name, "--out", "out", "--units", "units.yaml",
+          "--replies", "replies.csv"], env, tmp_path)
     worker = _start([str(BIN / "prefect"), "worker", "start", "--pool", "antt", "--type", "process"], env,
                     tmp_path / "worker.log")
     try:
@@ -295,6 +298,7 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
     province = json.loads((out / "province" / "2026-H1" / "province.json").read_text(encoding="utf-8"))
     assert [(u["name"], u["ok"]) for u in province["units"]] == [("Quảng Yên", True)]
     assert (out / "quang-yen" / "2026-H1" / "report.html").is_file()
+    assert (out / "2026-H1" / "replies.csv").is_file()  # the cycle runs review the replies deploy named
 
     deployments = httpx.post(f"{url}/deployments/filter", json={}, timeout=5).json()
     flows = {f["id"]: f["name"] for f in httpx.post(f"{url}/flows/filter", json={}, timeout=5).json()}
@@ -306,6 +310,8 @@ def test_a_worker_runs_triggered_deployments_on_a_real_server(prefect_server, sh
     assert h1 == {"0 7 10 6 *": ("Asia/Ho_Chi_Minh", {"send_drafts": True}),
                   "0 7 14 6 *": ("Asia/Ho_Chi_Minh", {"send_report": True})}
     assert by_name["run-cycle/manual"]["parameters"]["source"] == str(source.resolve())
+    assert by_name["scheduled-cycle/H1"]["parameters"]["replies"] == str((tmp_path / "replies.csv").resolve())
+    assert "replies" not in by_name["remind/manual"]["parameters"]
     limit = httpx.get(f"{url}/v2/concurrency_limits/google-api", timeout=5).json()
     assert (limit["limit"], limit["active"]) == (2, True)  # `antt deploy`'s default
     [lost] = httpx.post(f"{url}/automations/filter", json={}, timeout=5).json()

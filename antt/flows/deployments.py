@@ -83,13 +83,15 @@ def _quiet(subflow):
 
 @flow(name="scheduled-cycle", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
-                    out: str = "out", send_report: bool = False, send_drafts: bool = False) -> dict:
+                    out: str = "out", send_report: bool = False, send_drafts: bool = False,
+                    replies: str | None = None) -> dict:
     """`run_cycle` for the cycle of `kind` that today's date belongs to (and its drafts or its report e-mailed, if
-    asked)."""
+    asked; with `replies`, the schools' replies reviewed)."""
     run = pipeline.open_scheduled_run(kind, schools, config, out)
     with pipeline.handed_over(pipeline.Preflight(run, source)):
         return _quiet(run_cycle)(cycle=run.cycle.id, source=source, schools=schools, config=config, out=out,
-                                 send_report=send_report, send_drafts=send_drafts)
+                                 send_report=send_report, send_drafts=send_drafts,
+                                 **({"replies": replies} if replies else {}))
 
 
 @flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
@@ -109,11 +111,13 @@ def _absolute(path: str | Path | None) -> str | None:
 def deploy(source: str, schools: str | Path | None = None, config: str | Path | None = None,
            out: str | Path = "out", pool: str = POOL, analyst: str | None = None,
            units: str | Path | None = None, google_api_slots: int = DEFAULT_SLOTS,
-           lost_after_s: int = LOST_AFTER_S) -> list[dict]:
+           lost_after_s: int = LOST_AFTER_S, replies: str | None = None) -> list[dict]:
     """Create (or update) the work pool, the `google-api` limit (`google_api_slots` requests to Google at once),
     the lost-worker automation (`lost_after_s` without a heartbeat) and every deployment on the server in
     PREFECT_API_URL; with `units` (a units file) also `province/manual`, which fans the units out as runs of
-    `run-cycle/manual`. Returns one row per deployment: its full name and its schedules."""
+    `run-cycle/manual`; with `replies` (the reply form's responses) every cycle run reviews the schools' replies,
+    so the final run reports what the reply window changed. Returns one row per deployment: its full name and its
+    schedules."""
     from prefect.settings import get_current_settings
 
     if not get_current_settings().api.url:
@@ -123,11 +127,13 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
     common = {"source": source if source.startswith(("gsheet:", "gform:")) else _absolute(source),
               "schools": _absolute(schools), "config": _absolute(config), "out": _absolute(out)}
     common = {k: v for k, v in common.items() if v is not None}
+    reviewed = {"replies": replies if replies.startswith(("gsheet:", "gform:")) else _absolute(replies)} \
+        if replies else {}
     _ensure_pool(pool)
     ensure_google_api_limit(google_api_slots)
     _ensure_lost_worker_automation(lost_after_s)
 
-    planned: list[tuple] = [(run_cycle, "manual", common, []),
+    planned: list[tuple] = [(run_cycle, "manual", common | reviewed, []),
                             (remind, "manual", common | ({"analyst": analyst} if analyst else {}), [])]
     if units:
         from antt.flows.province import province
@@ -136,7 +142,8 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
                                              "deployment": f"{run_cycle.name}/manual"}, []))
     plan = schedule_plan(cfg.cycles, cfg.root / "cycles.yaml")
     for kind in cfg.cycles.kinds:
-        for target, extra in ((scheduled_remind, {"analyst": analyst} if analyst else {}), (scheduled_cycle, {})):
+        for target, extra in ((scheduled_remind, {"analyst": analyst} if analyst else {}),
+                              (scheduled_cycle, reviewed)):
             schedules = [r.schedule() for r in plan if r.kind == kind and r.deployment == target.name]
             planned.append((target, kind, common | extra | {"kind": kind}, schedules))
 

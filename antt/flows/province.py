@@ -91,7 +91,7 @@ def run_unit(unit: Unit, cycle: str) -> str:
 def _unit_parameters(unit: Unit, cycle: str) -> dict:
     """A unit's `run-cycle` parameters; every one is set, so none falls back to the deployment's own office."""
     return {"cycle": cycle, "source": unit.source, "schools": unit.registry, "config": unit.config, "out": unit.out,
-            "office": unit.name}
+            "office": unit.name, "replies": None}
 
 
 def _run_here(units: list[Unit], cycle: str) -> dict[str, str]:
