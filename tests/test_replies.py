@@ -130,8 +130,9 @@ def test_a_correction_equal_to_a_reply_marks_it_accepted(config, registry, sheet
     row = sheet.add("MN01", D1="0")  # as the corrected sheet reads once the analyst copied the reply
     accepted = pd.DataFrame([{"action": "set", "school_code": "MN01", "sheet_row": row, "question_id": "D1",
                               "value": "0", "reason": "", "by": "Lan", "at": ""}])
-    queue = queue_of(config, registry, sheet, frame({}), corrections=accepted)[0][0]
-    assert queue["status"].tolist() == ["accepted"]
+    queue = queue_of(config, registry, sheet, frame({}, {"at": at("2026-06-11 10:00")}),
+                     corrections=accepted)[0][0]
+    assert queue["status"].tolist() == ["duplicate", "accepted"]  # the same reply sent twice is accepted once
 
 
 def test_reply_changes_lists_what_moved():
@@ -241,6 +242,7 @@ def test_an_accepted_reply_turns_chua_dat_into_dat_and_the_report_and_scorecard_
     assert (change["verdict_before"], change["verdict"]) == ("chua_dat", "dat")
     scorecard = (folder / "schools" / "MN01.html").read_text(encoding="utf-8")
     assert "Phòng đã chấp nhận phản hồi ngày 11/06/2026" in scorecard and "Trần Văn Bình" not in scorecard
+    assert mn01["before_replies"]["verdict"] == "chua_dat" and "Trước khi điều chỉnh" in scorecard
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "Phản hồi của trường về dự thảo kết quả" in report and "Chưa đạt → Đạt" in report
     assert "Trần Văn Bình" not in report  # the replier's name stays with the analyst

@@ -115,7 +115,10 @@ def review_queue(replies: pd.DataFrame, counted: pd.DataFrame, expected: pd.Data
     applied = pd.MultiIndex.from_arrays([sets["school_code"], sets["sheet_row"].astype("int64"),
                                          sets["question_id"], sets["value"]])
     mine = pd.MultiIndex.from_arrays([code, sheet_row.fillna(-1).astype("int64"), qid, replies["value"]])
-    status = status.mask(mine.isin(applied), "accepted")
+    # The same reply sent twice is accepted once: the latest of the equal ones; the others stay duplicates.
+    matched = replies.loc[mine.isin(applied)].sort_values("at", kind="stable")
+    once = matched.index[~matched.duplicated([SCHOOL, "question_id", "value"], keep="last")]
+    status = status.mask(replies.index.isin(once), "accepted")
 
     can_apply = status.isin(["suggested", "accepted"])
     queue = pd.DataFrame({

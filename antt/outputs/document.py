@@ -56,7 +56,8 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
 
     For a Google source, each school also records the version that counted (`version`) and the document lists
     every edited response with its versions (`edits`, from antt.intake.versions). A run given the schools' replies
-    (`replies`, from `replies_document`) records them, and on each school the replies the office accepted."""
+    (`replies`, from `replies_document`) records them, and on each school the replies the office accepted and, when
+    they changed anything, its results without them (`before_replies`)."""
     cycle, cs = res.cycle, config.criteria
     form = config.form
     answers = _records(res.counted[[q.id for q in form.questions]])
@@ -79,6 +80,9 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
         if reply["status"] == "accepted":
             accepted.setdefault(reply["school_code"], []).append(
                 {k: reply[k] for k in ("reply_row", "question_id", "value", "reason", "at", "evidence")})
+    # what a school with accepted replies had without them, when they changed anything
+    before = {c["school_code"]: {k: c[f"{k}_before"] for k in ("status", "verdict", "score", "rank_overall")}
+              for c in (replies or {}).get("changes", [])}
     schools = []
     for rec, fails in zip(base.to_dict("records"), failed, strict=True):
         code = rec["school_code"]
@@ -88,6 +92,7 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
             rec["version"] = version.get(code)
         if replies is not None:
             rec["accepted_replies"] = accepted.get(code, [])
+            rec["before_replies"] = before.get(code) if code in accepted else None
         schools.append(rec)
     issues = res.issues.sort_values(["sheet_row", "school_code", "question_id", "rule"], kind="stable")
     fail_counts = (res.criteria == False).sum() if len(res.criteria) else pd.Series(dtype=int)  # noqa: E712
