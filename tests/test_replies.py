@@ -287,3 +287,36 @@ def test_the_flow_reads_and_reviews_the_replies_as_tasks_of_their_own(prefect_ap
     assert "review-replies" in inputs["write-outputs"]["replies"]
     with open(tmp_path / "out" / "2026-H1" / "replies.csv", encoding="utf-8") as fh:
         assert [r["status"] for r in csv.DictReader(fh)] == ["suggested"]
+
+
+def test_replies_read_from_the_forms_api_and_from_an_xlsx_export_give_the_same_queue(tmp_path, monkeypatch, config,
+                                                                                   registry, sheet, replies):
+    """Any source kind: the reply form read through the Forms API (its questions titled "R1. …" as the export
+    makes them) and the same sheet downloaded as .xlsx."""
+    from fake_forms import FakeForms, form_resource
+    from openpyxl import Workbook
+    from test_gform import rows_as_responses
+
+    from antt.forms.apps_script import form_data
+
+    sheet.add("MN01", D1="1")
+    replies.add()
+    replies.add(email="mn01.truong@gmail.com", when="12/6/2026 9:00:00")
+    as_reply = config.model_copy(update={"form": config.reply_form})
+    book = Workbook()
+    for row in replies.table():
+        book.active.append(row)
+    book.save(tmp_path / "replies.xlsx")
+    stages = run_stages(sheet.write_csv(tmp_path / "responses.csv"), None, tmp_path / "out")
+    with FakeForms() as fake:
+        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(fake.write_service_account(tmp_path / "sa.json")))
+        monkeypatch.setenv("ANTT_FORMS_ENDPOINT", fake.endpoint)
+        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
+        fake.add_form(form_resource("1FAIpQLreplyForm0123456789abcdef", form_data(as_reply, registry)),
+                      responses=rows_as_responses(replies.rows, as_reply))
+        from_form = reviewed(stages, "gform:1FAIpQLreplyForm0123456789abcdef").queue
+    from_xlsx = reviewed(stages, str(tmp_path / "replies.xlsx")).queue
+    for queue in (from_form, from_xlsx):
+        assert queue["status"].tolist() == ["suggested", "unverified_sender"]
+        assert queue[COLUMNS].iloc[0].drop(["reply_row"]).tolist() == from_xlsx[COLUMNS].iloc[0].drop(
+            ["reply_row"]).tolist()
