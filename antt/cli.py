@@ -278,13 +278,18 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
              ) -> None:
     from antt import pipeline
     from antt.checks.validate import ISSUE_COLUMNS, severity_names
+    from antt.intake.normalize import HeaderMismatch
     from antt.outputs.publish import write_atomic
     from antt.outputs.tables import csv_bytes
 
     out.mkdir(parents=True, exist_ok=True)
     run = pipeline.open_run(cycle, schools, config, out)
     raw, _received = pipeline.read_source(source, run)
-    prepared = pipeline.normalize_stage(raw, run)
+    try:
+        prepared = pipeline.normalize_stage(raw, run)
+    except HeaderMismatch as exc:
+        out_console.print(_header_details(exc.details))
+        raise
     issues = pipeline.validate_stage(prepared, run).issues
     counts = issues["severity"].value_counts()
     table = Table(title=_("{cycle}: {rows} rows, {issues} issues ({errors} errors, {warnings} warnings, {notes} notes)")
@@ -301,6 +306,16 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
         write_atomic(issues_csv, csv_bytes(issues[ISSUE_COLUMNS]))
     if strict and counts.get("error", 0):
         raise typer.Exit(1)
+
+
+def _header_details(details: list[dict[str, str]]) -> Table:
+    """The required columns of the form against the file's header row: found where, or the nearest there is."""
+    table = Table(title=_("Required columns of the form"))
+    for title in (_("required column"), _("found in the file"), _("nearest header")):
+        table.add_column(title, overflow="fold")
+    for row in details:
+        table.add_row(row["column"], row["found"] or "—", row["nearest"])
+    return table
 
 
 @app.command(cls=_Command, help=_("E-mail each school that is missing or needs correction (a reminder before the "

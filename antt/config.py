@@ -30,6 +30,7 @@ NUMERIC_TYPES = ("integer", "decimal", "percent")
 MESSAGE_KEYS = (
     "missing_required", "not_integer", "ambiguous_number", "not_decimal", "not_yes_no", "not_date", "not_phone",
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
+    "school_code_zeros",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
     "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction", "correction_bad_action",
     "correction_no_row", "correction_unknown_row", "correction_unknown_question", "correction_no_column",

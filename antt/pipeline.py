@@ -40,7 +40,7 @@ from antt.errors import InputError
 from antt.i18n import _
 from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
-from antt.intake.registry import expected_in, load_registry, read_registry
+from antt.intake.registry import expected_in, load_registry
 from antt.intake.replies import COLUMNS as REPLY_COLUMNS
 from antt.intake.replies import read_replies, reply_changes, review_queue
 from antt.intake.versions import Snapshot, Versions, attribute, every_version, with_versions
@@ -56,7 +56,7 @@ from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.scoring.results import CycleResults, Scores, rank_cycle, rescore, score_cycle
 from antt.sources.archive import ArchivedInput, archive_bytes, archive_input, receipts
-from antt.sources.files import read_export, sniff_headers
+from antt.sources.files import read_export, read_header
 from antt.sources.folder import FolderRead, folder_bytes, read_folder
 from antt.sources.raw import RawTable
 from antt.store import history
@@ -148,14 +148,13 @@ def _arguments(cycle_id: str, schools, config_dir, out, office: str) -> tuple:
 def _open(config: Config, cycle_id: str, schools, out, office: str, opened_with: tuple) -> Run:
     i18n.use(i18n.language(config.office.language))
     registry_path = Path(schools) if schools else config.root / "schools.csv"
-    data = read_registry(registry_path)  # read once: parsed, and hashed for the manifest
-    registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short, data=data)
+    registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short)
     cycle = resolve_cycle(cycle_id, config.cycles)
     corrections = load_corrections(config.root / "corrections" / f"{cycle.id}.csv")
     return Run(config=config, registry=registry, registry_path=registry_path,
-               registry_sha256=hashlib.sha256(data).hexdigest(), cycle=cycle, corrections=corrections,
-               out=Path(out), started_at=datetime.now(ZoneInfo(config.cycles.timezone)), office=office,
-               opened_with=opened_with)
+               registry_sha256=hashlib.sha256(registry_path.read_bytes()).hexdigest(), cycle=cycle,
+               corrections=corrections, out=Path(out), started_at=datetime.now(ZoneInfo(config.cycles.timezone)),
+               office=office, opened_with=opened_with)
 
 
 def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir: Path | str | None,
@@ -187,7 +186,8 @@ def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir
         found = read_folder(path, form, run.config.cycles.timezone, packed=packed)
         match_headers(found.raw.headers, form)
         return Preflight(run, source, folder=(packed, found))
-    match_headers(sniff_headers(source), form)
+    header = read_header(source)
+    match_headers(header.headers, form, header.read_as)
     return Preflight(run, source)
 
 
@@ -221,11 +221,13 @@ def handed_over(pre: Preflight) -> Iterator[Preflight]:
 
 @dataclass(frozen=True)
 class Received:
-    """The input as the run received it: its archived copy and, for a folder of templates, the file behind each
-    sheet row and the files skipped (the manifest lists both)."""
+    """The input as the run received it: its archived copy, how it was read (a file's encoding, separator and line
+    ending, a workbook's or Google Sheet's worksheet) and, for a folder of templates, the file behind each sheet row
+    and the files skipped (the manifest lists all of it)."""
 
     archived: ArchivedInput
     files: dict = field(default_factory=dict)
+    read_as: dict = field(default_factory=dict)
 
 
 def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
@@ -245,7 +247,7 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
                                        headers=(form.timestamp_headers[0], form.email_headers[0]))
         checkpoint("archived")
         log.info("read %s as snapshot %s", archived.original, archived.stored.name)
-        return raw, Received(archived)
+        return raw, Received(archived, read_as=raw.read_as)
     path = Path(source)
     if path.is_dir():
         timezone = run.config.cycles.timezone
@@ -272,7 +274,8 @@ def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
     checkpoint("archived")
     if path.suffix.lower() == FORMS_SNAPSHOT:
         return _forms_snapshot(archived.stored, run), Received(archived)
-    return read_export(archived.stored, label=source), Received(archived)
+    raw = read_export(archived.stored, label=source)
+    return raw, Received(archived, read_as=raw.read_as)
 
 
 def _forms_snapshot(path: Path, run: Run) -> RawTable:
@@ -301,7 +304,7 @@ def normalize_stage(raw: RawTable, run: Run) -> Prepared:
     """Rebuild the earlier versions of a Google source's responses from its archived snapshots, apply the analyst's
     `set` corrections to a copy of the raw table, then normalise it."""
     form = run.config.form
-    header = match_headers(raw.headers, form)
+    header = match_headers(raw.headers, form, raw.read_as)
     # Corrections name rows of the sheet as the analyst sees it, never an appended earlier version.
     corrections, correction_issues = check_corrections(run.corrections, raw, header, form)
     versions = None
@@ -629,7 +632,8 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
         "cycle": run.cycle.id,
         "run_started_at": run.started_at.isoformat(timespec="seconds"),
         "inputs": [{"role": "responses", "sha256": archived.sha256, "size": archived.size,
-                    "original": archived.original, "archived_as": archived.stored.relative_to(run.out).as_posix()},
+                    "original": archived.original, "archived_as": archived.stored.relative_to(run.out).as_posix(),
+                    **({"read_as": received.read_as} if received.read_as else {})},
                    {"role": "registry", "sha256": run.registry_sha256, "original": str(run.registry_path)},
                    *([{"role": "replies", "sha256": replies.archived.sha256, "size": replies.archived.size,
                        "original": replies.archived.original,

@@ -23,7 +23,7 @@ from test_cli import antt, assert_one_line_error
 
 from antt.errors import InputError
 from antt.intake.registry import load_registry
-from antt.sources.files import read_export, sniff_headers
+from antt.sources.files import read_export, read_header
 
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 
@@ -98,8 +98,8 @@ def test_header_check_reads_only_the_first_row(tmp_path, sheet):
     sheet.add("MN01")
     src = tmp_path / "responses.csv"
     src.write_text(csv_text(sheet) + '"never closed', encoding="utf-8")
-    assert sniff_headers(src) == sheet.headers
-    with pytest.raises(InputError, match="bị cắt ngang"):
+    assert read_header(src).headers == sheet.headers
+    with pytest.raises(InputError, match="cut off"):
         read_export(src)
 
 
@@ -211,11 +211,11 @@ READER = """
 import json, sys, time
 from pathlib import Path
 from antt.sources.archive import archive_input
-from antt.sources.files import read_export, sniff_headers
+from antt.sources.files import read_export, read_header
 
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
 start = time.perf_counter()
-headers = sniff_headers(source)
+headers = read_header(source).headers
 sniffed = time.perf_counter() - start
 archived = archive_input(source, out)
 raw = read_export(archived.stored, label=str(source))

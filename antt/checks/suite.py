@@ -47,6 +47,9 @@ def build_suite(form: Form, cycle: Cycle, columns: set[str]) -> gx.ExpectationSu
                                           meta=_meta(school_q.id, "missing_required", "error", school_q.id)))
     add(gxe.ExpectColumnValuesToNotBeNull(column="level", **_cond("_school_check"),
                                           meta=_meta(school_q.id, "unknown_school", "error", school_q.id)))
+    if "_school_zeros" in columns:
+        add(gxe.ExpectColumnValuesToBeNull(column="_school_zeros",
+                                           meta=_meta(school_q.id, "school_code_zeros", "info", "_school_zeros")))
     if "_sender_check" in columns:
         add(gxe.ExpectColumnValuesToNotBeNull(column="_registered_sender", **_cond("_sender_check"),
                                               meta=_meta("", "unverified_sender", "error", "email")))

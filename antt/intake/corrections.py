@@ -7,6 +7,7 @@ The raw archive is never edited; a correction that cannot apply is an issue row,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from antt.config import Form
 from antt.errors import InputError
 from antt.i18n import _
 from antt.intake.normalize import HeaderMatch, parse_school
-from antt.intake.registry import csv_with_lines
+from antt.intake.registry import config_table
 from antt.sources.raw import RawTable
 from antt.text import clean_frame
 
@@ -27,11 +28,7 @@ def load_corrections(path: Path) -> pd.DataFrame:
     """The corrections file as text (one row per correction, `line` = its line in the file); none → empty frame."""
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS + ["line"], dtype="str")
-    try:
-        frame, line = csv_with_lines(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(_("{path}: corrections file is not a readable UTF-8 CSV ({reason})")
-                         .format(path=path, reason=type(exc).__name__)) from None
+    frame, line, _read_as = config_table(path, str(path), _("corrections file"))
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(_("{path}: corrections file lacks column(s) {missing} (expected {expected})")
@@ -62,12 +59,12 @@ def check_corrections(corrections: pd.DataFrame, raw: RawTable, header: HeaderMa
             why = form.message("correction_unknown_question", question=rec["question_id"])
         elif rec["action"] == "set" and rec["question_id"] not in header.positions:
             why = form.message("correction_no_column", question=rec["question_id"])
-        elif code != ("" if pd.isna(row_school[row]) else row_school[row]) and not (
+        elif not _same_code(code, "" if pd.isna(row_school[row]) else row_school[row]) and not (
                 rec["action"] == "set" and rec["question_id"] == form.school_question.id):
             why = form.message("correction_other_school", row=row, school=row_school[row],
                                given=rec["school_code"])
         else:
-            ok.append(rec | {"sheet_row": row, "school_code": code})
+            ok.append(rec | {"sheet_row": row, "school_code": code if pd.isna(row_school[row]) else row_school[row]})
             continue
         problems.append({"school_code": code, "sheet_row": row or 0, "question_id": rec["question_id"],
                          "severity": "warning", "rule": "bad_correction",
@@ -75,6 +72,11 @@ def check_corrections(corrections: pd.DataFrame, raw: RawTable, header: HeaderMa
     valid = pd.DataFrame(ok, columns=COLUMNS + ["line"])
     issues = pd.DataFrame(problems, columns=["school_code", "sheet_row", "question_id", "severity", "message", "rule"])
     return valid, issues
+
+
+def _same_code(given: str, row: str) -> bool:
+    """The correction's school code is the row's, or is it but for leading zeros a spreadsheet dropped."""
+    return given == row or (given.isdigit() and row.isdigit() and given.lstrip("0") == row.lstrip("0"))
 
 
 def apply_answers(raw: RawTable, corrections: pd.DataFrame, header: HeaderMatch) -> RawTable:
@@ -85,7 +87,7 @@ def apply_answers(raw: RawTable, corrections: pd.DataFrame, header: HeaderMatch)
     cells = raw.cells.copy()
     for rec in sets.to_dict("records"):
         cells.loc[rec["sheet_row"], header.positions[rec["question_id"]]] = rec["value"]
-    return RawTable(headers=raw.headers, cells=cells, source=raw.source)
+    return replace(raw, cells=cells)
 
 
 def apply_reviews(issues: pd.DataFrame, corrections: pd.DataFrame, form: Form) -> pd.DataFrame:

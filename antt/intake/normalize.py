@@ -7,6 +7,7 @@ suite (antt.checks) then turns those, and every other rule, into issue rows.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field, replace
 
@@ -36,20 +37,16 @@ class HeaderMatch:
     unnamed: list[int] = field(default_factory=list)  # blank header, data below it (found by `normalize`)
 
 
-def match_headers(headers: list[str], form: Form) -> HeaderMatch:
+def match_headers(headers: list[str], form: Form, read_as: dict | None = None) -> HeaderMatch:
     """Map header cells to questions by `C3.`/`[C3]` prefix or by normalised label; fatal if a required one is
-    absent."""
-    by_label = {match_key(q.label): q.id for q in form.questions}
-    specials = {**{match_key(h): TIMESTAMP for h in form.timestamp_headers},
-                **{match_key(h): EMAIL for h in form.email_headers}}
+    absent. `read_as` is how the source was read (`RawTable.read_as`): it lets the error say why."""
+    target_of = _header_targets(form)
     found = HeaderMatch(positions={})
     for pos, header in enumerate(headers):
         key = match_key(header)
         if not key:
             continue
-        m = _ID_PREFIX.match(key.upper())
-        prefixed = (m["bracket"] or m["dot"]).upper() if m else None
-        target = specials.get(key) or (prefixed if prefixed in form.by_id else None) or by_label.get(key)
+        target = target_of(key)
         if target is None:
             found.unknown.append((pos, header))
         elif target in found.positions:
@@ -59,11 +56,115 @@ def match_headers(headers: list[str], form: Form) -> HeaderMatch:
     required = [TIMESTAMP] + [q.id for q in form.questions if q.required or q.options_from]
     missing = [r for r in required if r not in found.positions]
     if missing:
-        names = [form.timestamp_headers[0] if r == TIMESTAMP else form.by_id[r].title for r in missing]
-        raise InputError(_("the response sheet lacks required column(s): {columns}")
-                         .format(columns="; ".join(f'"{n}"' for n in names)))
+        raise header_mismatch(headers, form, found, required, missing, read_as or {})
     found.missing_optional = [q.id for q in form.questions if q.id not in found.positions]
     return found
+
+
+def _header_targets(form: Form):
+    """header match key → the field it feeds (a question id, the timestamp, the e-mail), or None."""
+    by_label = {match_key(q.label): q.id for q in form.questions}
+    specials = {**{match_key(h): TIMESTAMP for h in form.timestamp_headers},
+                **{match_key(h): EMAIL for h in form.email_headers}}
+
+    def target(key: str) -> str | None:
+        m = _ID_PREFIX.match(key.upper())
+        prefixed = (m["bracket"] or m["dot"]).upper() if m else None
+        return specials.get(key) or (prefixed if prefixed in form.by_id else None) or by_label.get(key)
+    return target
+
+
+class HeaderMismatch(InputError):
+    """The header row lacks required columns. The message is one line saying why; `details` has a row per required
+    column (its title, the column that has it, or the nearest header there is) for `antt validate` to list."""
+
+    def __init__(self, message: str, details: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+# Header rows of the office's other files, told apart from a response sheet by columns only they have.
+_OTHER_FILES = {
+    "registry": {"school_code", "school_name", "level"},
+    "corrections": {"action", "school_code", "sheet_row", "question_id"},
+    "issues": {"school_code", "sheet_row", "question_id", "severity", "message"},
+}
+_NEARLY = 0.75
+
+
+def header_mismatch(headers: list[str], form: Form, found: HeaderMatch, required: list[str], missing: list[str],
+                    read_as: dict) -> HeaderMismatch:
+    """Why the header row does not fit the form, in one line: another of the office's files, a wrong separator, a
+    workbook whose first sheet holds something else, a header nearly right, or the columns missing."""
+    title = {TIMESTAMP: form.timestamp_headers[0]} | {q.id: q.title for q in form.questions}
+    nearest = {target: _nearest(found.unknown, [title[target]] + (
+        form.timestamp_headers if target == TIMESTAMP else [form.by_id[target].label])) for target in missing}
+    details = [{"column": title[r], "found": headers[found.positions[r]] if r in found.positions else "",
+                "nearest": "" if r not in nearest or nearest[r] is None else
+                _("column {number} '{header}'").format(number=nearest[r][0] + 1, header=nearest[r][1])}
+               for r in required]
+    keys = {match_key(h) for h in headers}
+    other = next((kind for kind, columns in _OTHER_FILES.items() if columns <= keys), None)
+    separator = _other_separator(headers, form)
+    near = next(((target, hit) for target in missing if (hit := nearest[target]) is not None), None)
+    if other == "registry":
+        message = _("this is the school registry, not the response sheet")
+    elif other == "corrections":
+        message = _("this is a corrections file, not the response sheet")
+    elif other == "issues":
+        message = _("this is a list of issues written by antt, not the response sheet")
+    elif separator and read_as.get("format") == "text":
+        message = _("the file looks separated by {found} but was read with {used}").format(
+            found=_separator_name(separator), used=_separator_name(read_as["separator"]))
+    elif separator:
+        message = _("the header row holds several columns in one cell, separated by {found}: the file was opened "
+                    "without splitting its columns; open the exported .csv again").format(
+            found=_separator_name(separator))
+    elif read_as.get("format") == "xlsx" and len(read_as.get("sheets", [])) > 1 and len(missing) > len(required) // 2:
+        message = _("the first sheet '{sheet}' is not the response sheet (the workbook has sheets {sheets}); move the "
+                    "responses' sheet first").format(sheet=read_as["sheet"],
+                                                     sheets=", ".join(f"'{s}'" for s in read_as["sheets"]))
+    elif near is not None:
+        target, (pos, header) = near
+        message = _("column {number} '{header}' is nearly '{title}' but does not match it; rename it").format(
+            number=pos + 1, header=header, title=title[target])
+    elif len(missing) <= 3:
+        message = _("the response sheet lacks required column(s): {columns}").format(
+            columns="; ".join(f'"{title[r]}"' for r in missing))
+    else:
+        message = _("the response sheet lacks {count} of its {total} required columns, from \"{first}\": is this "
+                    "the form's response sheet?").format(count=len(missing), total=len(required),
+                                                         first=title[missing[0]])
+    return HeaderMismatch(message, details)
+
+
+def _nearest(unknown: list[tuple[int, str]], names: list[str]) -> tuple[int, str] | None:
+    """The unknown header most like one of `names` (the column's title, its label), if any is nearly it."""
+    best, score = None, _NEARLY
+    for pos, header in unknown:
+        key = match_key(header)
+        for name in names:
+            ratio = difflib.SequenceMatcher(None, key, match_key(name)).ratio()
+            if ratio >= score:
+                best, score = (pos, header), ratio
+    return best
+
+
+def _other_separator(headers: list[str], form: Form) -> str | None:
+    """A separator that, splitting the header cells, finds more of the form's columns than the cells as they are:
+    the header row's columns were joined in a cell by it. (Titles may hold a comma or a semicolon themselves, so
+    splitting must find several more columns, not one.)"""
+    target_of = _header_targets(form)
+    as_is = {target_of(match_key(h)) for h in headers} - {None}
+    for separator in (";", "\t", ","):
+        split = {target_of(match_key(part.strip().strip('"'))) for h in headers for part in h.split(separator)}
+        if len(split - {None} - as_is) >= 3:
+            return separator
+    return None
+
+
+def _separator_name(separator: str) -> str:
+    return _("tab") if separator == "\t" else f"'{separator}'"
 
 
 def parse_integer(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -176,11 +277,30 @@ def parse_school(s: pd.Series) -> pd.Series:
     return s.str.extract(r"^\[?([^\s\]–—-]+)", expand=False).str.upper().astype("str")
 
 
+def restore_lost_zeros(codes: pd.Series, known: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """School codes that lost their leading zeros (Excel reads a cell '0101' as the number 101) matched to the
+    registry: a code of digits the registry lacks becomes the one registry code equal to it but for leading zeros,
+    either side ('101' → '0101', and '0101' → '101' when the registry itself lost them). Two registry codes that
+    differ only so ('0101', '00101') match neither: the code stays unknown.
+
+    Returns the codes and, on the rows changed, the code as given (for the note to the analyst).
+    """
+    digits = known[known.str.fullmatch("[0-9]+").fillna(False).astype(bool)]
+    stripped = digits.str.lstrip("0")
+    unique = ~stripped.duplicated(keep=False)
+    lookup = pd.Series(digits[unique].to_numpy(), index=stripped[unique].to_numpy(), dtype="str")
+    lost = (codes.notna() & ~codes.isin(known) & codes.str.fullmatch("[0-9]+")).fillna(False).astype(bool)
+    found = codes.where(lost).str.lstrip("0").map(lookup)
+    restored = found.notna()
+    return codes.mask(restored, found).astype("str"), codes.where(restored).astype("str")
+
+
 def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle, header: HeaderMatch | None = None
               ) -> tuple[pd.DataFrame, HeaderMatch]:
     """Typed submissions, one row per non-blank sheet row, with the helper columns the expectation suite reads.
 
-    Helper columns: `level` (from the registry, by school code), `_in_cycle` (timestamp inside the collection
+    Helper columns: `level` (from the registry, by school code), `_school_zeros` (a code as given that lost its
+    leading zeros, matched to the registry), `_in_cycle` (timestamp inside the collection
     window, or unreadable so that its error is reported), `_need__Q` (an answer is required on this row and
     none was unreadable), `_school_check`/`_sender_check` (rows whose school and sender are checked) and
     `_registered_sender` (the e-mail when it is registered for the row's school). `header` is the sheet's
@@ -189,7 +309,7 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle, h
     cells = clean_frame(raw.cells)
     cells = cells.dropna(how="all") if len(cells.columns) else cells
     unnamed = [pos for pos, h in enumerate(raw.headers) if not match_key(h) and cells[pos].notna().any()]
-    header = replace(header or match_headers(raw.headers, form), unnamed=unnamed)
+    header = replace(header or match_headers(raw.headers, form, raw.read_as), unnamed=unnamed)
     subs = pd.DataFrame(index=cells.index)
     subs["sheet_row"] = cells.index.to_numpy()
 
@@ -201,7 +321,8 @@ def normalize(raw: RawTable, form: Form, registry: pd.DataFrame, cycle: Cycle, h
     subs[EMAIL] = col(EMAIL).str.casefold()
     school_q = form.school_question
     subs[school_q.id] = col(school_q.id)
-    subs[SCHOOL] = parse_school(subs[school_q.id])
+    subs[SCHOOL], subs["_school_zeros"] = restore_lost_zeros(parse_school(subs[school_q.id]),
+                                                             registry["school_code"])
     levels = registry.set_index("school_code")["level"]
     subs["level"] = subs[SCHOOL].map(levels).astype("str")
     ts = subs[TIMESTAMP]

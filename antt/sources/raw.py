@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
@@ -27,16 +27,20 @@ class RawTable:
 
     `headers` keeps duplicates and blanks as the sheet has them; `cells` has one column per header position
     (0, 1, …) holding text ('' for an empty cell) and is indexed by the sheet row (the header is row 1). `keys`,
-    when the source has them, names each row's response (the Forms API's responseId), by sheet row.
+    when the source has them, names each row's response (the Forms API's responseId), by sheet row. `read_as` says
+    how the source was read (a file's encoding, separator and line ending, or its worksheet): the run's manifest
+    records it.
     """
 
     headers: list[str]
     cells: pd.DataFrame
     source: str
     keys: pd.Series | None = None
+    read_as: dict = field(default_factory=dict)
 
     @classmethod
-    def from_rows(cls, rows: list[list[str]], source: str, keys: list[str] | None = None) -> RawTable:
+    def from_rows(cls, rows: list[list[str]], source: str, keys: list[str] | None = None,
+                  read_as: dict | None = None) -> RawTable:
         """First row is the header; ragged rows are padded with empty cells, never dropped."""
         headers = [str(h) for h in rows[0]] if rows else []
         width = max([len(headers), *(len(r) for r in rows[1:])]) if rows else 0
@@ -46,4 +50,5 @@ class RawTable:
             {i: pd.Series([], dtype="str") for i in range(width)})
         cells.index = pd.RangeIndex(2, 2 + len(body), name="sheet_row")
         return cls(headers=headers, cells=cells, source=source,
-                   keys=None if keys is None else pd.Series(keys, index=cells.index, dtype="str"))
+                   keys=None if keys is None else pd.Series(keys, index=cells.index, dtype="str"),
+                   read_as=read_as or {})
