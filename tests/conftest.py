@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +38,28 @@ from antt.sources.raw import RawTable  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def english(monkeypatch):
-    """ANTT_LANG=en for one test, in this process: messages in English from here to the test's end."""
-    monkeypatch.setenv("ANTT_LANG", "en")
-    i18n.use("en")
-    yield
-    monkeypatch.delenv("ANTT_LANG")
+@contextmanager
+def speaking(lang: str):
+    """ANTT_LANG=`lang` in this process: messages in that language until the block ends."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ANTT_LANG", lang)
+        i18n.use(lang)
+        yield
     i18n.use(i18n.language())
+
+
+@pytest.fixture
+def english():
+    """ANTT_LANG=en for one test, in this process: messages in English from here to the test's end."""
+    with speaking("en"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def english_module():
+    """`english` for a whole module (`pytestmark = pytest.mark.usefixtures("english_module")`)."""
+    with speaking("en"):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, school
-from test_cli import antt, assert_one_line_error
+from test_cli import EN, antt, assert_one_line_error
 
 from antt.errors import InputError
 from antt.intake.registry import load_registry
 from antt.sources.files import read_export, read_header
+
+pytestmark = pytest.mark.usefixtures("english_module")  # these tests check the messages' English words
 
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 
@@ -50,11 +52,12 @@ def windows_1258(text: str) -> bytes:
 
 
 def validate(src: Path, out: Path, *more: str) -> subprocess.CompletedProcess:
-    return antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(out), *more)
+    return antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(out), *more, extra_env=EN)
 
 
 def run(src: Path, out: Path, *more: str, api_url: str | None = None) -> subprocess.CompletedProcess:
-    return antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(out), *more, api_url=api_url)
+    return antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(out), *more, api_url=api_url,
+                extra_env=EN)
 
 
 # Truncated downloads
@@ -64,7 +67,7 @@ def test_csv_cut_inside_a_quoted_cell_is_one_line(tmp_path, sheet):
     text = csv_text(sheet)
     src = tmp_path / "responses.csv"
     src.write_text(text[:text.index("thiếu")], encoding="utf-8")
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "bị cắt ngang")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "cut off")
 
 
 def test_csv_cut_mid_row_is_one_line(tmp_path, sheet):
@@ -73,7 +76,7 @@ def test_csv_cut_mid_row_is_one_line(tmp_path, sheet):
     text = csv_text(sheet)
     src = tmp_path / "responses.csv"
     src.write_text(text[:text.index("TH01") + 40], encoding="utf-8")
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "bị cắt ngang", "dòng cuối (dòng 3)")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "responses.csv", "cut off", "sheet row 3")
 
 
 def test_short_last_row_ending_in_a_line_break_is_not_a_cut(tmp_path, sheet, run_core):
@@ -90,7 +93,7 @@ def test_run_on_a_cut_csv_is_one_line(prefect_api_url, tmp_path, sheet):
     text = csv_text(sheet)
     src = tmp_path / "responses.csv"
     src.write_text(text[:text.index("TH01") + 40], encoding="utf-8")
-    assert_fails_cleanly(run(src, tmp_path / "o", api_url=prefect_api_url), "bị cắt ngang")
+    assert_fails_cleanly(run(src, tmp_path / "o", api_url=prefect_api_url), "cut off")
     assert not (tmp_path / "o" / "2026-H1").exists()
 
 
@@ -115,7 +118,7 @@ def test_utf16_export_with_byte_order_mark_reads_as_utf8(tmp_path, sheet, bom, c
     assert raw.headers == sheet.headers and raw.cells.values.tolist() == sheet.rows
     proc = validate(src, tmp_path / "o", "--issues-csv", str(tmp_path / "issues.csv"))
     assert proc.returncode == 0, proc.stderr
-    assert "2026-H1: 2 dòng, 0 vấn đề" in proc.stdout
+    assert "2026-H1: 2 rows, 0 issues" in proc.stdout
 
 
 def test_windows_1258_export_is_decoded_and_composed(tmp_path, sheet):
@@ -129,8 +132,8 @@ def test_windows_1258_export_is_decoded_and_composed(tmp_path, sheet):
     assert raw.headers == sheet.headers and raw.cells.values.tolist() == sheet.rows  # NFC, as typed
     proc = validate(src, tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
-    assert "2026-H1: 2 dòng, 0 vấn đề" in proc.stdout
-    assert "đã đọc theo bảng mã Windows-1258" in proc.stderr  # the encoding used is said, once
+    assert "2026-H1: 2 rows, 0 issues" in proc.stdout
+    assert "read as Windows-1258" in proc.stderr  # the encoding used is said, once
 
 
 def test_damaged_utf8_is_one_line_not_read_as_windows_1258(tmp_path, sheet):
@@ -140,7 +143,7 @@ def test_damaged_utf8_is_one_line_not_read_as_windows_1258(tmp_path, sheet):
     at = data.index("đề nghị".encode())
     src = tmp_path / "responses.csv"
     src.write_bytes(data[:at] + b"\xff" + data[at + 1:])
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "dòng 3", "không phải văn bản UTF-8 hợp lệ")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "line 3", "not valid UTF-8")
 
 
 # Workbooks that are not workbooks
@@ -149,7 +152,7 @@ def test_xlsx_that_is_an_html_page_is_one_line(tmp_path):
     src = tmp_path / "responses.xlsx"
     src.write_text("<!DOCTYPE html><html><head><title>Đăng nhập – Tài khoản Google</title></head>"
                    "<body>…</body></html>", encoding="utf-8")
-    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "là trang web (HTML)")
+    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "web page (HTML)")
 
 
 def test_password_protected_workbook_is_one_line(tmp_path):
@@ -158,8 +161,8 @@ def test_password_protected_workbook_is_one_line(tmp_path):
               + bytes(10) + b"\x01\x00\x00\x00" + bytes(8) + b"\x00\x10\x00\x00")
     src = tmp_path / "responses.xlsx"
     src.write_bytes(header.ljust(512, b"\0") + b"\xff" * 4096)
-    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "có đặt mật khẩu")
-    assert_fails_cleanly(validate(src, tmp_path / "o"), "có đặt mật khẩu")
+    assert_fails_cleanly(run(src, tmp_path / "o"), "responses.xlsx", "password-protected")
+    assert_fails_cleanly(validate(src, tmp_path / "o"), "password-protected")
 
 
 def test_merged_cells_read_as_top_left_value_and_blanks(tmp_path, sheet):
@@ -198,7 +201,7 @@ def test_registry_with_duplicate_codes_names_them_and_their_lines(tmp_path, shee
     registry.write_text("# danh sách trường\nschool_code,school_name,level,ward,emails\n"
                         "MN01,Trường A,MN,w,\nTH01,Trường B,TH,w,\n\nmn01,Trường C,MN,w,\n"
                         "TH01,Trường D,TH,w,\nTH01,Trường E,TH,w,\n", encoding="utf-8")
-    message = "school_code bị trùng: MN01 (dòng 3 và 6); TH01 (dòng 4, 7 và 8)"
+    message = "duplicate school_code MN01 (lines 3 and 6); TH01 (lines 4, 7 and 8)"
     with pytest.raises(InputError, match=re.escape(message)):
         load_registry(registry, config.form.levels)
     src = sheet.write_csv(tmp_path / "responses.csv")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+EN = {"ANTT_LANG": "en"}  # for a test that checks a message's English words
+
 
 def antt(*args: str, api_url: str | None = None, cwd: Path | None = None,
          extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -16,13 +16,16 @@ import pandas as pd
 import pytest
 import saved_as
 from conftest import REPO, Sheet, school
-from test_cli import antt, assert_one_line_error
+from test_cli import EN, antt, assert_one_line_error
 
 from antt.config import load_config
 from antt.errors import InputError
 from antt.intake.normalize import HeaderMismatch, match_headers, restore_lost_zeros
 from antt.intake.registry import load_registry
 from antt.sources.files import read_export, read_header
+
+pytestmark = pytest.mark.usefixtures("english_module")  # these tests check the messages' English words
+
 
 CLEAN = {"format": "text", "encoding": "UTF-8", "byte_order_mark": False, "separator": ",", "line_ending": "CRLF"}
 
@@ -189,7 +192,7 @@ def test_a_workbook_whose_first_sheet_is_not_the_responses_names_its_sheets(tmp_
         responses.append(row)
     wb.save(tmp_path / "responses.xlsx")
     proc = antt("validate", "--cycle", "2026-H1", "--source", str(tmp_path / "responses.xlsx"),
-                "--out", str(tmp_path / "o"))
+                "--out", str(tmp_path / "o"), extra_env=EN)
     assert_one_line_error(proc, "the first sheet 'Tổng hợp' is not the response sheet",
                           "'Tổng hợp', 'Câu trả lời biểu mẫu 1'")
 
@@ -198,7 +201,7 @@ def test_validate_lists_the_details_of_a_header_that_does_not_fit(tmp_path, shee
     sheet.add("MN01")
     sheet.headers[sheet.headers.index(sheet.config.form.by_id["A6"].title)] = "A6 Tổng số học sinh (trẻ)"
     src = sheet.write_csv(tmp_path / "responses.csv")
-    proc = antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"))
+    proc = antt("validate", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"), extra_env=EN)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "A6. Tổng số học sinh (trẻ)" in proc.stdout and "A6 Tổng số học sinh (trẻ)" in proc.stdout
     assert proc.stderr.strip().splitlines()[-1].startswith("error: column ")

@@ -29,7 +29,7 @@ def config_table(path: Path, name: str, what: str) -> tuple[pd.DataFrame, pd.Ser
     was detected. `what` names the file in messages."""
     if not path.is_file():
         raise InputError(_("{name}: {what} not found").format(name=name, what=what))
-    table = read_table(path, name, comments=True)
+    table = read_table(path, f"{name} ({what})", comments=True)  # an unreadable file says which one it is
     header = [cell.strip() for cell in table.rows[0]]
     body = [row + [""] * (len(header) - len(row)) for row in table.rows[1:]]
     df = pd.DataFrame([row[:len(header)] for row in body], columns=header, dtype="str") if body else \

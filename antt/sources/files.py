@@ -51,6 +51,7 @@ _VOWELS = frozenset("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _HEAD = 64 * 1024
+_LONG_HEAD = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,9 @@ def _text_table(path: Path, head: bytes, name: str, limit: int | None, comments:
 def _read_text(path: Path, head: bytes, encoding: str, bom: bool, name: str, limit: int | None,
                comments: bool) -> Table:
     """Parse the file as `encoding`, row by row; equal cells share one string (answers repeat: '0', yes)."""
+    if b"\n" not in head and b"\r" not in head and path.stat().st_size > len(head):
+        with open(path, "rb") as fh:  # a header line longer than the head: its separators are counted to its end
+            head = fh.read(_LONG_HEAD)
     start = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head)
     separator, ending = _layout(start.removeprefix("\ufeff"), comments)
     read_as = {"format": "text", "encoding": _ENCODING_NAMES[encoding], "byte_order_mark": bom,
