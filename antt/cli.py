@@ -85,9 +85,13 @@ out_console = Console()
 
 CycleOpt = Annotated[str, typer.Option("--cycle", help=_("Cycle id, e.g. 2026-H1 or 2026-Y."))]
 SourceOpt = Annotated[str, typer.Option("--source", help=escape(_(
-    "Response sheet export (.csv or .xlsx), a folder of filled .xlsx templates, gsheet:<key or URL>[#worksheet], "
-    "or gform:<form id or URL> (or a Forms snapshot .json).")))]
-SchoolsOpt = Annotated[Path | None, typer.Option("--schools", help=_("School registry CSV (default: config's)."))]
+    "Response sheet export (.csv, .txt, .tsv or .xlsx), a folder of filled .xlsx templates, "
+    "gsheet:<key or URL>[#worksheet], or gform:<form id or URL> (or a Forms snapshot .json).")))]
+SchoolsOpt = Annotated[str | None, typer.Option("--schools", help=escape(_(
+    "School registry: a .csv/.txt/.xlsx file or gsheet:<key or URL>[#worksheet] (default: config's).")))]
+CorrectionsOpt = Annotated[str | None, typer.Option("--corrections", help=escape(_(
+    "The cycle's corrections: a file, gsheet:<key or URL>#<worksheet>, or gsheet:<key or URL> for its worksheet "
+    "named after the cycle (default: the office's corrections_sheet, else config/corrections/<cycle>.csv).")))]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_("Config folder (default: the packaged one)."))]
 OutOpt = Annotated[Path, typer.Option("--out", help=_("Output folder; everything a run keeps lives here."))]
 
@@ -212,12 +216,12 @@ def _with_progress(cycle: str, run):
             stages.propagate = True
 
 
-def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | None, out: Path,
-               replies: str | None = None) -> dict:
+def _run_cycle(cycle: str, source: str, schools: str | None, config: Path | None, out: Path,
+               corrections: str | None = None, replies: str | None = None) -> dict:
     from antt import pipeline
     from antt.store import history
 
-    pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
+    pre = pipeline.preflight(cycle, source, schools, config, out, corrections)  # fails fast, before the engine
     if replies:
         pipeline.preflight_replies(replies, pre.run)
     with history.connected(out):  # a history database that cannot take the results stops the run before it starts
@@ -230,9 +234,8 @@ def _run_cycle(cycle: str, source: str, schools: Path | None, config: Path | Non
 
         batch_definition()
         server_started()
-        return run_cycle(cycle=cycle, source=source, schools=str(schools) if schools else None,
-                         config=str(config) if config else None, out=str(out),
-                         **({"replies": replies} if replies else {}))
+        return run_cycle(cycle=cycle, source=source, schools=schools, config=str(config) if config else None,
+                         out=str(out), corrections=corrections, **({"replies": replies} if replies else {}))
 
     with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded and read
         return _with_progress(cycle, flow)
@@ -259,18 +262,18 @@ def _summary(result: dict) -> None:
 
 @app.command(cls=_Command, help=_("Run a whole cycle as a Prefect flow and print the report's path."))
 def run(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
-        out: OutOpt = Path("out"),
+        out: OutOpt = Path("out"), corrections: CorrectionsOpt = None,
         replies: Annotated[str | None, typer.Option("--replies", help=escape(_(
             "The schools' replies to their draft scorecards (the reply form's responses: .csv or .xlsx, "
             "gsheet:<key or URL>[#worksheet] or gform:<form id or URL>); writes the review queue replies.csv.")))]
         = None) -> None:
     _prepare_environment(out)
-    _summary(_run_cycle(cycle, source, schools, config, out, replies))
+    _summary(_run_cycle(cycle, source, schools, config, out, corrections, replies))
 
 
 @app.command(cls=_Command, help=_("Validate a response sheet only (no scoring, no Prefect) and list the problems."))
 def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
-             out: OutOpt = Path("out"),
+             out: OutOpt = Path("out"), corrections: CorrectionsOpt = None,
              issues_csv: Annotated[Path | None, typer.Option("--issues-csv", help=_("Also write issues here."))]
              = None,
              strict: Annotated[bool, typer.Option(help=_("Exit 1 when any submission has a blocking error."))]
@@ -283,7 +286,7 @@ def validate(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, con
     from antt.outputs.tables import csv_bytes
 
     out.mkdir(parents=True, exist_ok=True)
-    run = pipeline.open_run(cycle, schools, config, out)
+    run = pipeline.open_run(cycle, schools, config, out, corrections=corrections)
     raw, _received = pipeline.read_source(source, run)
     try:
         prepared = pipeline.normalize_stage(raw, run)
@@ -323,7 +326,7 @@ def _header_details(details: list[dict[str, str]]) -> Table:
                                   "ANTT_SMTP_* variables; at most one message per school a day. Exit 1 when a "
                                   "message or a recipient was refused."))
 def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
-           out: OutOpt = Path("out"),
+           out: OutOpt = Path("out"), corrections: CorrectionsOpt = None,
            dry_run: Annotated[Path | None, typer.Option("--dry-run", help=_("Write the messages as .eml files in "
                                                                               "this folder; send nothing."))] = None,
            today: Annotated[str | None, typer.Option("--today", help=_("Plan as on this day, YYYY-MM-DD (default: "
@@ -339,15 +342,14 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     if analyst is not None and not is_address(analyst):
         _fail(_("--analyst {address!r} is not an e-mail address").format(address=analyst))
     _prepare_environment(out)
-    pre = pipeline.preflight(cycle, source, schools, config, out)  # fails fast, before the engine starts
+    pre = pipeline.preflight(cycle, source, schools, config, out, corrections)  # fails fast, before the engine
     check_round(pre.run.cycle, pre.run.config, out, day, dry_run)
     from antt.flows.remind import remind as remind_flow
 
     with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded
         result = _with_progress(cycle, lambda: remind_flow(
-            cycle=cycle, source=source, schools=str(schools) if schools else None,
-            config=str(config) if config else None, out=str(out), dry_run=str(dry_run) if dry_run else None,
-            today=day, analyst=analyst))
+            cycle=cycle, source=source, schools=schools, config=str(config) if config else None, out=str(out),
+            dry_run=str(dry_run) if dry_run else None, today=day, analyst=analyst, corrections=corrections))
     console.print(_deliveries(f"{cycle} {result['day']}: {_kind_name(result['kind'])}", result["deliveries"]))
     console.print(_counts(result), highlight=False)
     target = dry_run if dry_run else out / "mail" / "sent.jsonl"
@@ -411,7 +413,7 @@ app.add_typer(corrections_app, name="corrections")
 @corrections_app.command("template", cls=_Command, help=_("Write a corrections file pre-filled with a suggested "
                                                           "action for every blocking problem."))
 def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None,
-                         out: OutOpt = Path("out"),
+                         out: OutOpt = Path("out"), corrections: CorrectionsOpt = None,
                          dest: Annotated[Path | None, typer.Option(help=_("Where to write it."))] = None) -> None:
     from antt import pipeline
     from antt.intake.corrections import template
@@ -419,7 +421,7 @@ def corrections_template(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt
     from antt.outputs.tables import csv_bytes
 
     out.mkdir(parents=True, exist_ok=True)
-    run = pipeline.open_run(cycle, schools, config, out)
+    run = pipeline.open_run(cycle, schools, config, out, corrections=corrections)
     raw, _received = pipeline.read_source(source, run)
     rows = template(pipeline.validate_stage(pipeline.normalize_stage(raw, run), run).issues)
     target = dest or out / f"corrections-template-{cycle}.csv"
@@ -479,18 +481,33 @@ def report(cycle: CycleOpt, out: OutOpt = Path("out"), config: ConfigOpt = None,
         raise typer.Exit(1)
 
 
-def _report_mail(cfg, cycle_id: str, out: Path, schools: Path | None, dry_run: Path | None, send: bool,
+def _report_mail(cfg, cycle_id: str, out: Path, schools: str | None, dry_run: Path | None, send: bool,
                  send_scorecards: bool, send_drafts: bool, day):
     """The cycle's `ReportMail` for --send / --send-scorecards / --send-drafts (its checks pass), or None."""
     if not (send or send_scorecards or send_drafts):
         return None
-    from antt.intake.registry import load_registry
     from antt.mail.report import ReportMail
 
-    registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
-                             default_unit=cfg.office.office_short) if send_scorecards or send_drafts else None
+    registry = _registry(schools, cfg, out) if send_scorecards or send_drafts else None
     return ReportMail.open(cfg, out, cycle_id, report=send, registry=registry, dry_run=dry_run, drafts=send_drafts,
                            today=day)
+
+
+def _registry(schools: str | None, cfg, out: Path | None):
+    """The registry `--schools` names (a file, or a Google Sheet whose snapshot is archived under `out`, or only
+    for this command when there is no output folder), or the config's."""
+    import tempfile
+
+    from antt.intake.registry import load_registry
+
+    if schools and schools.startswith("gsheet:"):
+        from antt.pipeline import receive
+
+        with tempfile.TemporaryDirectory(prefix="antt-registry-") as scratch:
+            received = receive(schools, out or Path(scratch), _("school registry"))
+            return load_registry(received.archived.stored, cfg.form.levels, default_unit=cfg.office.office_short,
+                                 label=schools)
+    return load_registry(schools or cfg.root / "schools.csv", cfg.form.levels, default_unit=cfg.office.office_short)
 
 
 def _report_mail_summary(cycle_id: str, sent, kind: str) -> None:
@@ -532,6 +549,7 @@ def demo(out: OutOpt = Path("out"),
                                   "the Prefect server named by PREFECT_API_URL. Paths are stored absolute; "
                                   "credentials stay in the worker's environment."))
 def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = None, out: OutOpt = Path("out"),
+           corrections: CorrectionsOpt = None,
            pool: Annotated[str, typer.Option(help=_("Prefect work pool (process type); created if missing."))]
            = "antt",
            analyst: Annotated[str | None, typer.Option(help=_("Analyst address for the reminder summary."))] = None,
@@ -554,7 +572,7 @@ def deploy(source: SourceOpt, schools: SchoolsOpt = None, config: ConfigOpt = No
     table.add_column(_("Deployment"))
     table.add_column(_("Schedules"))
     for row in apply_deployments(source, schools, config, out, pool=pool, analyst=analyst, units=units,
-                                 google_api_slots=google_api_slots, replies=replies,
+                                 google_api_slots=google_api_slots, corrections=corrections, replies=replies,
                                  **({"lost_after_s": lost_after} if lost_after else {})):
         table.add_row(row["name"], "\n".join(row["schedules"]) or _("by hand"))
     out_console.print(table)
@@ -578,7 +596,6 @@ def form_export(
         schools: SchoolsOpt = None, config: ConfigOpt = None) -> None:
     from antt.config import load_config
     from antt.forms import DEFAULT_NAMES, FORMATS, FORMS, export_form, export_steps
-    from antt.intake.registry import load_registry
 
     if fmt not in FORMATS:
         _fail(_("unknown --format {format!r}; expected one of {formats}").format(format=fmt,
@@ -586,8 +603,7 @@ def form_export(
     if which not in FORMS:
         _fail(_("unknown --form {form!r}; expected one of {forms}").format(form=which, forms=", ".join(FORMS)))
     cfg = load_config(config)
-    registry = load_registry(schools or cfg.root / "schools.csv", cfg.form.levels,
-                             default_unit=cfg.office.office_short)
+    registry = _registry(schools, cfg, None)
     path = export_form(cfg, registry, fmt, out or Path(DEFAULT_NAMES[which][fmt]), which).resolve()
     for number, step in enumerate(export_steps(fmt, path, which), start=1):
         console.print(f"{number}. {step}", highlight=False, soft_wrap=True)

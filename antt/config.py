@@ -32,8 +32,8 @@ MESSAGE_KEYS = (
     "not_url", "below_min", "above_max", "above_other", "not_in_options", "unknown_options", "unknown_school",
     "school_code_zeros",
     "bad_timestamp", "unverified_sender", "superseded", "other_cycle", "unknown_column", "duplicate_column",
-    "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction", "correction_bad_action",
-    "correction_no_row", "correction_unknown_row", "correction_unknown_question", "correction_no_column",
+    "unnamed_column", "missing_optional_column", "blank_rows", "bad_correction",
+    "correction_unknown_row", "correction_unknown_question", "correction_no_column",
     "correction_other_school", "correction_set", "correction_approve_sender", "correction_accept_late",
     "correction_reject", "earlier_version", "resorted_snapshot",
 )
@@ -442,6 +442,9 @@ class Office(_Model):
     leadership_emails: list[str] = []
     # The published reply form (config/reply_form.yaml) that draft scorecards link to (`antt report --send-drafts`).
     reply_form_url: str | None = None
+    # The analyst's corrections kept in Google Sheets: `gsheet:<key or URL>`, one worksheet per cycle named by its id
+    # (2026-H1). Unset: config/corrections/<cycle>.csv. `--corrections` on the command line names another source.
+    corrections_sheet: str | None = None
     plan_reference: str
     level_names: dict[str, str]
     # Above this many schools report.html lists only each ranking's top and bottom and links one page per unit.
@@ -451,6 +454,13 @@ class Office(_Model):
     report_sections: ReportSections
     # Above this many schools the official report's appendices print each ranking's top and bottom.
     official_full_ranking_max: Annotated[int, Field(ge=0)] = 2000
+
+    @field_validator("corrections_sheet")
+    @classmethod
+    def _sheet(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("gsheet:") or "#" in value):
+            raise ValueError(f"{value!r} is not gsheet:<key or URL> (each cycle's worksheet is named by its id)")
+        return value
 
     @field_validator("leadership_emails")
     @classmethod

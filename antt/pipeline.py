@@ -38,7 +38,14 @@ from antt.config import Config, load_config
 from antt.cycles import Cycle, cycle_on, office_today, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
 from antt.i18n import _
-from antt.intake.corrections import accepted_late, apply_answers, apply_reviews, check_corrections, load_corrections
+from antt.intake.corrections import (
+    accepted_late,
+    apply_answers,
+    apply_reviews,
+    check_corrections,
+    load_corrections,
+    no_corrections,
+)
 from antt.intake.normalize import HeaderMatch, match_headers, normalize
 from antt.intake.registry import expected_in, load_registry
 from antt.intake.replies import COLUMNS as REPLY_COLUMNS
@@ -56,7 +63,7 @@ from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.scoring.results import CycleResults, Scores, rank_cycle, rescore, score_cycle
 from antt.sources.archive import ArchivedInput, archive_bytes, archive_input, receipts
-from antt.sources.files import read_export, read_header
+from antt.sources.files import read_export, read_header, read_table
 from antt.sources.folder import FolderRead, folder_bytes, read_folder
 from antt.sources.raw import RawTable
 from antt.store import history
@@ -72,20 +79,20 @@ PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2"
 
 
 class Run:
-    """The read-only facts of one run: config, school registry (and its file's sha256), cycle, the analyst's
-    corrections, output folder, start time, and whose history it records (`office`: "" for a lone office, a unit's
-    name in a province). Stages read it; what they make they return.
+    """The read-only facts of one run: config, school registry, cycle, the analyst's corrections, output folder,
+    start time, whose history it records (`office`: "" for a lone office, a unit's name in a province), and the
+    manifest's account of the registry and corrections as they were received (`inputs`).
+    Stages read it; what they make they return.
 
     A plain class, not a dataclass: Prefect walks dataclass and pydantic task arguments field by field to find
     upstream results, and walking the config costs about 40 ms per task argument.
     """
 
-    __slots__ = ("config", "registry", "registry_path", "registry_sha256", "cycle", "corrections", "out",
-                 "started_at", "office", "opened_with")
+    __slots__ = ("config", "registry", "cycle", "corrections", "inputs", "out", "started_at", "office",
+                 "opened_with")
 
-    def __init__(self, config: Config, registry: pd.DataFrame, registry_path: Path, registry_sha256: str,
-                 cycle: Cycle, corrections: pd.DataFrame, out: Path, started_at: datetime, office: str,
-                 opened_with: tuple) -> None:
+    def __init__(self, config: Config, registry: pd.DataFrame, cycle: Cycle, corrections: pd.DataFrame,
+                 inputs: tuple[dict, ...], out: Path, started_at: datetime, office: str, opened_with: tuple) -> None:
         given = locals()
         for name in self.__slots__:
             object.__setattr__(self, name, given[name])
@@ -123,49 +130,100 @@ _HANDED_OVER: ContextVar[Preflight | None] = ContextVar("antt_preflight", defaul
 
 
 def open_run(cycle_id: str, schools: Path | str | None, config_dir: Path | str | None, out: Path | str,
-             office: str = "") -> Run:
+             office: str = "", corrections: str | None = None) -> Run:
     """Load config, registry, cycle and corrections; any problem is an AnttError with one line. Inside
-    `handed_over`, the run a pre-flight opened with the same arguments is the one returned: nothing is loaded twice."""
-    opened_with = _arguments(cycle_id, schools, config_dir, out, office)
+    `handed_over`, the run a pre-flight opened with the same arguments is the one returned: nothing is loaded twice.
+
+    `schools` and `corrections` are a file or `gsheet:KEY[#worksheet]`; without them, the config's registry and
+    the cycle's corrections (`corrections_sheet` in office.yaml, else `corrections/<cycle>.csv`)."""
+    opened_with = _arguments(cycle_id, schools, config_dir, out, office, corrections)
     handed = _HANDED_OVER.get()
     if handed is not None and handed.run.opened_with == opened_with:
         return handed.run
-    return _open(load_config(config_dir), cycle_id, schools, out, office, opened_with)
+    return _open(load_config(config_dir), cycle_id, schools, out, office, corrections, opened_with)
 
 
-def open_scheduled_run(kind: str, schools: str | None, config_dir: str | None, out: str) -> Run:
+def open_scheduled_run(kind: str, schools: str | None, config_dir: str | None, out: str,
+                       corrections: str | None = None) -> Run:
     """`open_run` for the cycle of `kind` that today's date (office time) belongs to: what a scheduled run is about."""
     config = load_config(config_dir)
     cycle_id = cycle_on(kind, office_today(config.cycles), config.cycles)
-    return _open(config, cycle_id, schools, out, "", _arguments(cycle_id, schools, config_dir, out, ""))
+    return _open(config, cycle_id, schools, out, "", corrections,
+                 _arguments(cycle_id, schools, config_dir, out, "", corrections))
 
 
-def _arguments(cycle_id: str, schools, config_dir, out, office: str) -> tuple:
+def _arguments(cycle_id: str, schools, config_dir, out, office: str, corrections) -> tuple:
     """A run's arguments as a flow's parameters carry them (text), to tell whether a handed-over run is this one."""
-    return cycle_id, str(schools) if schools else None, str(config_dir) if config_dir else None, str(out), office
+    return (cycle_id, str(schools) if schools else None, str(config_dir) if config_dir else None, str(out), office,
+            corrections or None)
 
 
-def _open(config: Config, cycle_id: str, schools, out, office: str, opened_with: tuple) -> Run:
+def _open(config: Config, cycle_id: str, schools, out, office: str, corrections: str | None,
+          opened_with: tuple) -> Run:
     i18n.use(i18n.language(config.office.language))
-    registry_path = Path(schools) if schools else config.root / "schools.csv"
-    registry = load_registry(registry_path, config.form.levels, default_unit=config.office.office_short)
+    out = Path(out)
     cycle = resolve_cycle(cycle_id, config.cycles)
-    corrections = load_corrections(config.root / "corrections" / f"{cycle.id}.csv")
-    return Run(config=config, registry=registry, registry_path=registry_path,
-               registry_sha256=hashlib.sha256(registry_path.read_bytes()).hexdigest(), cycle=cycle,
-               corrections=corrections, out=Path(out), started_at=datetime.now(ZoneInfo(config.cycles.timezone)),
-               office=office, opened_with=opened_with)
+    registry_input = receive(str(schools) if schools else str(config.root / "schools.csv"), out,
+                             _("school registry"))
+    registry = load_registry(registry_input.archived.stored, config.form.levels,
+                             default_unit=config.office.office_short, label=registry_input.archived.original)
+    inputs = [registry_input.record("registry", out)]
+    corrections_input = _corrections_input(corrections, config, cycle, out)
+    if corrections_input is None:
+        table = no_corrections()
+    else:
+        table = load_corrections(corrections_input.archived.stored, label=corrections_input.archived.original)
+        inputs.append(corrections_input.record("corrections", out))
+    return Run(config=config, registry=registry, cycle=cycle, corrections=table, inputs=tuple(inputs), out=out,
+               started_at=datetime.now(ZoneInfo(config.cycles.timezone)), office=office, opened_with=opened_with)
+
+
+def _corrections_input(spec: str | None, config: Config, cycle: Cycle, out: Path) -> Received | None:
+    """The cycle's corrections as received: `spec` (a file, or a worksheet), else the worksheet named after the cycle
+    in the spreadsheet `spec` or the office's `corrections_sheet` names (none yet: no corrections), else
+    `corrections/<cycle>.csv` if it exists. A spreadsheet without a worksheet is what a deployment stores: each
+    scheduled run reads its own cycle's."""
+    spreadsheet = spec is not None and spec.startswith("gsheet:") and "#" not in spec
+    if spec and not spreadsheet:
+        return receive(spec, out, _("corrections file"))
+    sheet = spec or config.office.corrections_sheet
+    if sheet:
+        from antt.sources.gsheet import WorksheetMissing
+
+        try:
+            return receive(f"{sheet}#{cycle.id}", out, _("corrections file"))
+        except WorksheetMissing:
+            log.info("%s has no worksheet %s: no corrections for this cycle", sheet, cycle.id)
+            return None
+    path = config.root / "corrections" / f"{cycle.id}.csv"
+    return receive(str(path), out, _("corrections file")) if path.is_file() else None
+
+
+def receive(spec: str, out: Path, what: str) -> Received:
+    """An office file archived byte for byte before anything parses it: a file on disk, or a Google Sheet (fetched
+    with the responses' client and retries; its CSV snapshot is what gets archived). The archive keeps each content
+    once, so receiving the same registry every run stores it once. `what` names it in messages."""
+    if spec.startswith("gsheet:"):
+        from antt.sources.gsheet import fetch_sheet
+
+        raw, archived = fetch_sheet(spec, out)
+        return Received(archived, read_as=raw.read_as)
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(_("{name}: {what} not found").format(name=spec, what=what))
+    archived = archive_input(path, out)
+    return Received(archived, read_as=read_table(archived.stored, f"{spec} ({what})", limit=1, comments=True).read_as)
 
 
 def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir: Path | str | None,
-              out: Path | str) -> Preflight:
+              out: Path | str, corrections: str | None = None) -> Preflight:
     """Fail fast, before the engine starts: config, registry, cycle, and an input whose header row is usable.
 
     A folder's templates are read (once) to find their header; the flow started inside `handed_over` archives those
     very bytes and keeps those rows. An export's header row alone is read here; a Google Sheet is not fetched
     (its spec and credentials are checked): the flow reads each once.
     """
-    run = open_run(cycle_id, schools, config_dir, out)
+    run = open_run(cycle_id, schools, config_dir, out, corrections=corrections)
     form = run.config.form
     if source.startswith("gsheet:"):
         from antt.sources.gsheet import preflight as sheet_preflight
@@ -203,8 +261,7 @@ def preflight_replies(source: str, run: Run) -> None:
 
         form_preflight(source)
     elif Path(source).is_file() and Path(source).suffix.lower() != FORMS_SNAPSHOT:
-        read_replies(RawTable.from_rows([sniff_headers(source)], source=source), run.config.reply_form,
-                     run.config.form, run.cycle.timezone)
+        read_replies(read_header(source), run.config.reply_form, run.config.form, run.cycle.timezone)
 
 
 @contextmanager
@@ -228,6 +285,13 @@ class Received:
     archived: ArchivedInput
     files: dict = field(default_factory=dict)
     read_as: dict = field(default_factory=dict)
+
+    def record(self, role: str, out: Path) -> dict:
+        """The manifest's entry for this input."""
+        archived = self.archived
+        return {"role": role, "sha256": archived.sha256, "size": archived.size, "original": archived.original,
+                "archived_as": archived.stored.relative_to(out).as_posix(),
+                **({"read_as": self.read_as} if self.read_as else {})}
 
 
 def read_source(source: str, run: Run) -> tuple[RawTable, Received]:
@@ -627,17 +691,11 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
             packages[name] = version(name)
         except PackageNotFoundError:
             packages[name] = None
-    archived = received.archived
     return {
         "cycle": run.cycle.id,
         "run_started_at": run.started_at.isoformat(timespec="seconds"),
-        "inputs": [{"role": "responses", "sha256": archived.sha256, "size": archived.size,
-                    "original": archived.original, "archived_as": archived.stored.relative_to(run.out).as_posix(),
-                    **({"read_as": received.read_as} if received.read_as else {})},
-                   {"role": "registry", "sha256": run.registry_sha256, "original": str(run.registry_path)},
-                   *([{"role": "replies", "sha256": replies.archived.sha256, "size": replies.archived.size,
-                       "original": replies.archived.original,
-                       "archived_as": replies.archived.stored.relative_to(run.out).as_posix()}] if replies else [])],
+        "inputs": [received.record("responses", run.out), *run.inputs,
+                   *([replies.record("replies", run.out)] if replies else [])],
         "config": {"dir": str(run.config.root), "form_version": run.config.form.version,
                    "criteria_set": run.config.criteria.id, "checksum": run.config.checksum},
         "packages": packages,

@@ -203,11 +203,11 @@ class Stages:
 
 
 def run_stages(source: Path, config_dir: Path | None, out: Path, cycle: str = "2026-H1",
-               schools: Path | None = None) -> Stages:
+               schools: Path | str | None = None, corrections: str | None = None) -> Stages:
     """The pipeline's stages as the flow wires them, without the engine, up to the results (not written)."""
     from antt import pipeline
 
-    run = pipeline.open_run(cycle, schools, config_dir, out)
+    run = pipeline.open_run(cycle, schools, config_dir, out, corrections=corrections)
     raw, received = pipeline.read_source(str(source), run)
     prepared = pipeline.normalize_stage(raw, run)
     validation = pipeline.validate_stage(prepared, run)

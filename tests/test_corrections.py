@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from conftest import config_with_corrections, run_stages
+
+from antt.errors import InputError
 
 
 @pytest.fixture
@@ -67,7 +70,6 @@ def test_reject_never_counts_a_submission(run_with, sheet):
 
 
 @pytest.mark.parametrize("bad,fragment", [
-    ({"action": "delete", "school_code": "MN01", "sheet_row": 2}, "không hợp lệ"),
     ({"action": "set", "school_code": "MN01", "sheet_row": 99, "question_id": "D1", "value": "0"}, "dòng 99"),
     ({"action": "set", "school_code": "MN01", "sheet_row": 2, "question_id": "Z9", "value": "0"}, "Z9"),
     ({"action": "approve_sender", "school_code": "TH01", "sheet_row": 2}, "MN01"),
@@ -106,3 +108,17 @@ def test_a_bad_correction_names_its_line_in_the_file_past_blank_and_comment_line
                     "# đã gọi điện cho trường\n"
                     "reject,MN02,3,,,trùng,Lan,2026-06-11\n", encoding="utf-8")
     assert load_corrections(path)[["action", "line"]].values.tolist() == [["set", "2"], ["reject", "5"]]
+
+
+@pytest.mark.parametrize("bad,fragment", [
+    ({"action": "delete", "school_code": "MN01", "sheet_row": "2"}, "row 3: action 'delete' is not one of set,"),
+    ({"action": "reject", "school_code": "MN01", "sheet_row": "hai"}, "row 3: sheet_row 'hai' is not the number"),
+    ({"action": "set", "school_code": "MN01", "sheet_row": "2", "value": "0"}, "row 3: a 'set' needs the question_id"),
+])
+def test_a_row_that_is_no_correction_refuses_the_file_in_one_line_naming_it(tmp_path, english, bad, fragment):
+    from antt.intake.corrections import load_corrections
+
+    cfg = config_with_corrections(tmp_path, [{"action": "reject", "school_code": "TH01", "sheet_row": "3"}, bad])
+    with pytest.raises(InputError, match=re.escape(fragment)) as refused:
+        load_corrections(cfg / "corrections" / "2026-H1.csv")
+    assert "\n" not in str(refused.value)

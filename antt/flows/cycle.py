@@ -123,12 +123,12 @@ def _run_name() -> str:
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def run_cycle(cycle: str, source: str, schools: str | None = None, config: str | None = None,
               out: str = "out", send_report: bool = False, office: str = "", send_drafts: bool = False,
-              replies: str | None = None) -> dict:
+              corrections: str | None = None, replies: str | None = None) -> dict:
     """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `replies` (a source of the reply
     form's responses), also the review queue of the schools' replies; with `send_drafts`, e-mail every school its
     draft scorecard; with `send_report`, the leadership report; `office` is the province unit whose history this
     is. Returns the folder, stage timings and, when sent, the deliveries."""
-    run = pipeline.open_run(cycle, schools, config, out, office)
+    run = pipeline.open_run(cycle, schools, config, out, office, corrections=corrections)
     if send_drafts:
         _drafts_mail(run)
     with cycle_lock(run.out, run.cycle.id):  # one run of a cycle at a time, from raw archive to history

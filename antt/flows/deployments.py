@@ -19,7 +19,8 @@ seconds (deploy/worker.env.example sets 60; Prefect's default is 180), which mus
 
 Entry points are module paths (`antt.flows.cycle.run_cycle`) with no pull steps, so a process worker runs the
 installed package; it starts each run in a temporary folder, which is why every path is made absolute here.
-Parameters hold paths and the sheet key only: SMTP and Google credentials stay in the worker's environment.
+Parameters hold paths and sheet keys only (the responses, registry and corrections may each be a file or a Google
+Sheet): SMTP and Google credentials stay in the worker's environment.
 """
 
 from __future__ import annotations
@@ -84,34 +85,39 @@ def _quiet(subflow):
 @flow(name="scheduled-cycle", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_cycle(kind: str, source: str, schools: str | None = None, config: str | None = None,
                     out: str = "out", send_report: bool = False, send_drafts: bool = False,
-                    replies: str | None = None) -> dict:
+                    corrections: str | None = None, replies: str | None = None) -> dict:
     """`run_cycle` for the cycle of `kind` that today's date belongs to (and its drafts or its report e-mailed, if
     asked; with `replies`, the schools' replies reviewed)."""
-    run = pipeline.open_scheduled_run(kind, schools, config, out)
+    run = pipeline.open_scheduled_run(kind, schools, config, out, corrections)
     with pipeline.handed_over(pipeline.Preflight(run, source)):
         return _quiet(run_cycle)(cycle=run.cycle.id, source=source, schools=schools, config=config, out=out,
-                                 send_report=send_report, send_drafts=send_drafts,
+                                 send_report=send_report, send_drafts=send_drafts, corrections=corrections,
                                  **({"replies": replies} if replies else {}))
 
 
 @flow(name="scheduled-remind", flow_run_name="{kind}", on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def scheduled_remind(kind: str, source: str, schools: str | None = None, config: str | None = None,
-                     out: str = "out", analyst: str | None = None) -> dict:
+                     out: str = "out", analyst: str | None = None, corrections: str | None = None) -> dict:
     """`remind` for the cycle of `kind` that today's date belongs to."""
-    run = pipeline.open_scheduled_run(kind, schools, config, out)
+    run = pipeline.open_scheduled_run(kind, schools, config, out, corrections)
     with pipeline.handed_over(pipeline.Preflight(run, source)):
         return _quiet(remind)(cycle=run.cycle.id, source=source, schools=schools, config=config, out=out,
-                              analyst=analyst)
+                              analyst=analyst, corrections=corrections)
 
 
 def _absolute(path: str | Path | None) -> str | None:
     return str(Path(path).expanduser().resolve()) if path else None
 
 
+def _where(source: str | Path | None) -> str | None:
+    """A source as a deployment stores it: a Google Sheet or Form as given, a file or folder by its absolute path."""
+    return source if isinstance(source, str) and source.startswith(("gsheet:", "gform:")) else _absolute(source)
+
+
 def deploy(source: str, schools: str | Path | None = None, config: str | Path | None = None,
            out: str | Path = "out", pool: str = POOL, analyst: str | None = None,
            units: str | Path | None = None, google_api_slots: int = DEFAULT_SLOTS,
-           lost_after_s: int = LOST_AFTER_S, replies: str | None = None) -> list[dict]:
+           lost_after_s: int = LOST_AFTER_S, corrections: str | None = None, replies: str | None = None) -> list[dict]:
     """Create (or update) the work pool, the `google-api` limit (`google_api_slots` requests to Google at once),
     the lost-worker automation (`lost_after_s` without a heartbeat) and every deployment on the server in
     PREFECT_API_URL; with `units` (a units file) also `province/manual`, which fans the units out as runs of
@@ -124,11 +130,10 @@ def deploy(source: str, schools: str | Path | None = None, config: str | Path | 
         raise AnttError(_("PREFECT_API_URL is not set: start `prefect server start` and export "
                           "PREFECT_API_URL=http://127.0.0.1:4200/api"))
     cfg = load_config(config)
-    common = {"source": source if source.startswith(("gsheet:", "gform:")) else _absolute(source),
-              "schools": _absolute(schools), "config": _absolute(config), "out": _absolute(out)}
+    common = {"source": _where(source), "schools": _where(schools), "corrections": _where(corrections),
+              "config": _absolute(config), "out": _absolute(out)}
     common = {k: v for k, v in common.items() if v is not None}
-    reviewed = {"replies": replies if replies.startswith(("gsheet:", "gform:")) else _absolute(replies)} \
-        if replies else {}
+    reviewed = {"replies": _where(replies)} if replies else {}
     _ensure_pool(pool)
     ensure_google_api_limit(google_api_slots)
     _ensure_lost_worker_automation(lost_after_s)

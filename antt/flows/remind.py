@@ -40,10 +40,11 @@ def send(planned, run: Run, day: date, dry_run: str | None):
 @flow(name="remind", flow_run_name="{cycle}", validate_parameters=True,
       on_failure=[notify_analyst], on_crashed=[notify_analyst])
 def remind(cycle: str, source: str, schools: str | None = None, config: str | None = None, out: str = "out",
-           dry_run: str | None = None, today: date | None = None, analyst: str | None = None) -> dict:
+           dry_run: str | None = None, today: date | None = None, analyst: str | None = None,
+           corrections: str | None = None) -> dict:
     """Read, validate, score and rank the responses, then remind (or, with `dry_run`, write `.eml` files).
     Returns the day, the kind of message, counts per delivery status and every delivery."""
-    run = pipeline.open_run(cycle, schools, config, out)
+    run = pipeline.open_run(cycle, schools, config, out, corrections=corrections)
     day = today or office_today(run.config.cycles)
     kind = reminders.check_round(run.cycle, run.config, run.out, day, dry_run)
     with cycle_lock(run.out, run.cycle.id, job="reminder round"):  # two rounds at once would both send

@@ -24,17 +24,38 @@ COLUMNS = ["action", "school_code", "sheet_row", "question_id", "value", "reason
 ACTIONS = ("set", "approve_sender", "accept_late", "reject")
 
 
-def load_corrections(path: Path) -> pd.DataFrame:
-    """The corrections file as text (one row per correction, `line` = its line in the file); none → empty frame."""
+def no_corrections() -> pd.DataFrame:
+    return pd.DataFrame(columns=COLUMNS + ["line"], dtype="str")
+
+
+def load_corrections(path: Path, label: str | None = None) -> pd.DataFrame:
+    """The corrections file as text (one row per correction, `line` = its line in the file, or its row in a sheet);
+    none → empty frame. `label` names it in messages (its source, when `path` is an archived copy).
+
+    A row that is no correction at all (an unknown action, a sheet row that is not a number, a `set` without its
+    question) refuses the whole file in one line naming the row: applying the others would hide it. A correction
+    that is well formed but does not fit the responses is an issue row (`check_corrections`)."""
+    name = label or str(path)
     if not path.is_file():
-        return pd.DataFrame(columns=COLUMNS + ["line"], dtype="str")
-    frame, line, _read_as = config_table(path, str(path), _("corrections file"))
+        return no_corrections()
+    frame, line, _read_as = config_table(path, name, _("corrections file"))
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(_("{path}: corrections file lacks column(s) {missing} (expected {expected})")
-                         .format(path=path, missing=", ".join(missing), expected=", ".join(COLUMNS)))
+        raise InputError(_("{name}: corrections file lacks column(s) {missing} (expected {expected})")
+                         .format(name=name, missing=", ".join(missing), expected=", ".join(COLUMNS)))
     frame = clean_frame(frame[COLUMNS]).fillna("")
     frame["line"] = line.astype(str)
+    for rec in frame.to_dict("records"):
+        if rec["action"] not in ACTIONS:
+            why = _("action '{action}' is not one of {actions}").format(action=rec["action"],
+                                                                     actions=", ".join(ACTIONS))
+        elif not (rec["sheet_row"].isdigit() and int(rec["sheet_row"]) >= 2):
+            why = _("sheet_row '{row}' is not the number of a response row (2 or more)").format(row=rec["sheet_row"])
+        elif rec["action"] == "set" and not rec["question_id"]:
+            why = _("a 'set' needs the question_id of the answer it replaces")
+        else:
+            continue
+        raise InputError(_("{name}: row {line}: {reason}").format(name=name, line=rec["line"], reason=why))
     return frame
 
 
@@ -47,13 +68,9 @@ def check_corrections(corrections: pd.DataFrame, raw: RawTable, header: HeaderMa
         pd.Series(dtype="str")
     problems, ok = [], []
     for rec in corrections.to_dict("records"):
-        row = int(rec["sheet_row"]) if rec["sheet_row"].isdigit() else None
+        row = int(rec["sheet_row"])  # load_corrections refused a row without a number
         code = rec["school_code"].upper()
-        if rec["action"] not in ACTIONS:
-            why = form.message("correction_bad_action", action=rec["action"], actions=", ".join(ACTIONS))
-        elif not rec["sheet_row"]:
-            why = form.message("correction_no_row")
-        elif row is None or row not in row_school.index:
+        if row not in row_school.index:
             why = form.message("correction_unknown_row", row=rec["sheet_row"])
         elif rec["action"] == "set" and rec["question_id"] not in form.by_id:
             why = form.message("correction_unknown_question", question=rec["question_id"])

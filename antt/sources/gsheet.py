@@ -40,6 +40,10 @@ _KEY = re.compile(r"[A-Za-z0-9_-]+")
 _GID = re.compile(r"gid=(\d+)")
 
 
+class WorksheetMissing(InputError):
+    """The spreadsheet has no worksheet of the title or gid asked for (its message lists those it has)."""
+
+
 @dataclass(frozen=True)
 class SheetRef:
     """Which worksheet to read: the spreadsheet key, and a worksheet title or gid (None: the first worksheet)."""
@@ -106,12 +110,13 @@ def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 
     client = gspread.Client(credentials, http_client=partial(_SheetsHTTP, endpoint=endpoint, retrying=retrying))
     client.set_timeout(timeout)
     try:
-        rows = _read_values(client, ref, batch_rows)
+        rows, title = _read_values(client, ref, batch_rows)
     except (APIError, PermissionError, gspread.SpreadsheetNotFound, gspread.WorksheetNotFound,
             requests.RequestException, RefreshError, TransportError, KeyError) as exc:
         tries = retrying.statistics.get("attempt_number", 1)
         reason = _explain(exc, credentials.service_account_email, token_uri, endpoint, timeout, tries)
-        raise InputError(f"{label}: {reason}{google.snapshot_hint(label, SUFFIX, out)}") from None
+        error = WorksheetMissing if isinstance(exc, gspread.WorksheetNotFound) else InputError
+        raise error(f"{label}: {reason}{google.snapshot_hint(label, SUFFIX, out)}") from None
     finally:
         client.http_client.session.close()
     rows = _as_export(rows)
@@ -119,7 +124,7 @@ def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 
         raise InputError(_("{sheet}: the worksheet is empty (no header row)").format(sheet=label)
                          + google.snapshot_hint(label, SUFFIX, out))
     archived = archive_bytes(_csv_bytes(rows), SUFFIX, original=label, out=out)
-    return RawTable.from_rows(rows, source=label), archived
+    return RawTable.from_rows(rows, source=label, read_as={"format": "Google Sheets", "worksheet": title}), archived
 
 
 def last_snapshot(spec: str, out: Path) -> ArchivedInput | None:
@@ -159,8 +164,9 @@ def _retry_after(exc: BaseException | None) -> float | None:
     return google.retry_after_seconds(exc.response.headers.get("Retry-After")) if isinstance(exc, APIError) else None
 
 
-def _read_values(client: gspread.Client, ref: SheetRef, batch_rows: int) -> list[list]:
-    """Every row of the worksheet, `batch_rows` rows per request, each batch padded to its full height."""
+def _read_values(client: gspread.Client, ref: SheetRef, batch_rows: int) -> tuple[list[list], str]:
+    """Every row of the worksheet, `batch_rows` rows per request, each batch padded to its full height; and the
+    worksheet's title."""
     book = client.open_by_key(ref.key)
     worksheet = _worksheet(book, ref)
     total, width = worksheet.row_count, max(worksheet.col_count, 1)
@@ -172,7 +178,7 @@ def _read_values(client: gspread.Client, ref: SheetRef, batch_rows: int) -> list
                                date_time_render_option=DateTimeOption.formatted_string, pad_values=True)
         # The API leaves out a range's trailing empty rows; later batches may still hold data.
         rows.extend(values + [[] for _row in range(last - first + 1 - len(values))])
-    return rows
+    return rows, worksheet.title
 
 
 def _worksheet(book: gspread.Spreadsheet, ref: SheetRef) -> gspread.Worksheet:
