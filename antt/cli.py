@@ -504,7 +504,7 @@ def _registry(schools: str | None, cfg, out: Path | None):
         from antt.pipeline import receive
 
         with tempfile.TemporaryDirectory(prefix="antt-registry-") as scratch:
-            received = receive(schools, out or Path(scratch), _("school registry"))
+            received = receive(schools, out or Path(scratch), _("school registry"), "--schools")
             return load_registry(received.archived.stored, cfg.form.levels, default_unit=cfg.office.office_short,
                                  label=schools)
     return load_registry(schools or cfg.root / "schools.csv", cfg.form.levels, default_unit=cfg.office.office_short)

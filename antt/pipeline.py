@@ -164,7 +164,7 @@ def _open(config: Config, cycle_id: str, schools, out, office: str, corrections:
     out = Path(out)
     cycle = resolve_cycle(cycle_id, config.cycles)
     registry_input = receive(str(schools) if schools else str(config.root / "schools.csv"), out,
-                             _("school registry"))
+                             _("school registry"), "--schools")
     registry = load_registry(registry_input.archived.stored, config.form.levels,
                              default_unit=config.office.office_short, label=registry_input.archived.original)
     inputs = [registry_input.record("registry", out)]
@@ -185,28 +185,29 @@ def _corrections_input(spec: str | None, config: Config, cycle: Cycle, out: Path
     scheduled run reads its own cycle's."""
     spreadsheet = spec is not None and spec.startswith("gsheet:") and "#" not in spec
     if spec and not spreadsheet:
-        return receive(spec, out, _("corrections file"))
+        return receive(spec, out, _("corrections file"), "--corrections")
     sheet = spec or config.office.corrections_sheet
     if sheet:
         from antt.sources.gsheet import WorksheetMissing
 
         try:
-            return receive(f"{sheet}#{cycle.id}", out, _("corrections file"))
+            return receive(f"{sheet}#{cycle.id}", out, _("corrections file"), "--corrections")
         except WorksheetMissing:
             log.info("%s has no worksheet %s: no corrections for this cycle", sheet, cycle.id)
             return None
     path = config.root / "corrections" / f"{cycle.id}.csv"
-    return receive(str(path), out, _("corrections file")) if path.is_file() else None
+    return receive(str(path), out, _("corrections file"), "--corrections") if path.is_file() else None
 
 
-def receive(spec: str, out: Path, what: str) -> Received:
+def receive(spec: str, out: Path, what: str, option: str) -> Received:
     """An office file archived byte for byte before anything parses it: a file on disk, or a Google Sheet (fetched
     with the responses' client and retries; its CSV snapshot is what gets archived). The archive keeps each content
-    once, so receiving the same registry every run stores it once. `what` names it in messages."""
+    once, so receiving the same registry every run stores it once. `what` names it in messages; a failed fetch
+    names its last good snapshot, to pass as `option`."""
     if spec.startswith("gsheet:"):
         from antt.sources.gsheet import fetch_sheet
 
-        raw, archived = fetch_sheet(spec, out)
+        raw, archived = fetch_sheet(spec, out, option=option)
         return Received(archived, read_as=raw.read_as)
     path = Path(spec)
     if not path.is_file():

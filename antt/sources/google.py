@@ -113,14 +113,15 @@ def one_line(text: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def snapshot_hint(original: str, suffix: str, out: Path) -> str:
-    """What a failed fetch adds to its one line: the last good snapshot of this source, if one is archived."""
+def snapshot_hint(original: str, suffix: str, out: Path, option: str = "--source") -> str:
+    """What a failed fetch adds to its one line: the last good snapshot of this source, if one is archived, to pass
+    as `option`."""
     found = receipts(original, out, suffix)
     if not found:
         return _("; no earlier snapshot of this source is archived")
     archived, received = found[-1]
-    return _("; the last good snapshot is {path} (received {received}): pass it as --source to use it").format(
-        path=archived.stored, received=received)
+    return _("; the last good snapshot is {path} (received {received}): pass it as {option} to use it").format(
+        path=archived.stored, received=received, option=option)
 
 
 def token_failure(exc: BaseException, token_uri: str, account: str) -> str | None:

@@ -92,13 +92,14 @@ def preflight(spec: str) -> SheetRef:
 
 
 def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 5, max_delay: float = 60.0,
-                backoff: float = 1.0, batch_rows: int = BATCH_ROWS) -> tuple[RawTable, ArchivedInput]:
+                backoff: float = 1.0, batch_rows: int = BATCH_ROWS, option: str = "--source"
+                ) -> tuple[RawTable, ArchivedInput]:
     """Read one worksheet, archive it as CSV under `<out>/raw/`, and return it as the RawTable a CSV export gives.
 
     Each request waits at most `timeout` seconds; 429, 5xx, timeouts and dropped connections are retried with
     exponential backoff and jitter (`backoff` seconds first), honouring Retry-After, for at most `attempts` tries
     per request and `max_delay` seconds for the whole fetch. Rows are read `batch_rows` at a time. Any failure is
-    an InputError naming the sheet (and the last good snapshot, if any), and archives nothing.
+    an InputError naming the sheet (and the last good snapshot, if any, to pass as `option`), and archives nothing.
     """
     ref = parse_spec(spec)
     label = ref.spec
@@ -116,13 +117,13 @@ def fetch_sheet(spec: str, out: Path, *, timeout: float = 30.0, attempts: int = 
         tries = retrying.statistics.get("attempt_number", 1)
         reason = _explain(exc, credentials.service_account_email, token_uri, endpoint, timeout, tries)
         error = WorksheetMissing if isinstance(exc, gspread.WorksheetNotFound) else InputError
-        raise error(f"{label}: {reason}{google.snapshot_hint(label, SUFFIX, out)}") from None
+        raise error(f"{label}: {reason}{google.snapshot_hint(label, SUFFIX, out, option)}") from None
     finally:
         client.http_client.session.close()
     rows = _as_export(rows)
     if not rows or not any(rows[0]):
         raise InputError(_("{sheet}: the worksheet is empty (no header row)").format(sheet=label)
-                         + google.snapshot_hint(label, SUFFIX, out))
+                         + google.snapshot_hint(label, SUFFIX, out, option))
     archived = archive_bytes(_csv_bytes(rows), SUFFIX, original=label, out=out)
     return RawTable.from_rows(rows, source=label, read_as={"format": "Google Sheets", "worksheet": title}), archived
 
