@@ -73,7 +73,6 @@ def test_reject_never_counts_a_submission(run_with, sheet):
     ({"action": "set", "school_code": "MN01", "sheet_row": 99, "question_id": "D1", "value": "0"}, "dòng 99"),
     ({"action": "set", "school_code": "MN01", "sheet_row": 2, "question_id": "Z9", "value": "0"}, "Z9"),
     ({"action": "approve_sender", "school_code": "TH01", "sheet_row": 2}, "MN01"),
-    ({"action": "reject", "school_code": "MN01", "sheet_row": ""}, "sheet_row"),
 ])
 def test_bad_correction_is_an_issue_row(run_with, sheet, bad, fragment):
     sheet.add("MN01")
@@ -113,6 +112,7 @@ def test_a_bad_correction_names_its_line_in_the_file_past_blank_and_comment_line
 @pytest.mark.parametrize("bad,fragment", [
     ({"action": "delete", "school_code": "MN01", "sheet_row": "2"}, "row 3: action 'delete' is not one of set,"),
     ({"action": "reject", "school_code": "MN01", "sheet_row": "hai"}, "row 3: sheet_row 'hai' is not the number"),
+    ({"action": "reject", "school_code": "MN01", "sheet_row": ""}, "row 3: sheet_row '' is not the number"),
     ({"action": "set", "school_code": "MN01", "sheet_row": "2", "value": "0"}, "row 3: a 'set' needs the question_id"),
 ])
 def test_a_row_that_is_no_correction_refuses_the_file_in_one_line_naming_it(tmp_path, english, bad, fragment):

@@ -125,7 +125,7 @@ def test_a_corrections_sheet_with_a_bad_row_is_one_line_naming_it(fake, sheet, t
     assert_one_line_error(proc, f"{CORRECTIONS}: row 3: action 'xoá' is not one of set, approve_sender")
 
 
-def test_a_corrections_sheet_that_is_not_shared_is_refused_before_anything_runs(fake, sheet, tmp_path):
+def test_a_corrections_sheet_that_is_not_shared_is_refused_before_anything_runs(fake, sheet, tmp_path, english):
     sheet.add("MN01")
     office_sheet(fake)
     fake.fail(403, on="metadata")
