@@ -8,9 +8,9 @@ Delimited text is read the way people save it:
 - the encoding from the byte-order mark (UTF-8, UTF-16 LE or BE: Excel's "Unicode Text"); without one, UTF-8,
   or else a legacy Windows code page, with a warning. Windows-1258 (Vietnamese Windows, Excel's "CSV (Comma
   delimited)") keeps its five tone marks as combining characters after a vowel; text where such a byte follows a
-  consonant is Windows-1252 (an English Windows, whose "ò", "ì" are those bytes). That fallback is no guess between
-  UTF-8 and a code page: Vietnamese in either code page does not pass for UTF-8 (its letters are bytes 0xC0 and
-  up, and no UTF-8 character has two of those in a row). Legacy text is composed (NFC) as it is read;
+  consonant is Windows-1252 (an English Windows, whose o and i with a grave accent are those bytes). That fallback
+  is no guess between UTF-8 and a code page: Vietnamese in either code page does not pass for UTF-8 (its letters are
+  bytes 0xC0 and up, and no UTF-8 character has two of those in a row). Legacy text is composed (NFC) as it is read;
 - the separator (comma, semicolon under Vietnamese regional settings, tab) from the header line alone, never from
   the answers below it: the character found most often outside quotes, the first of them on a tie;
 - any line ending (CRLF, LF, or the old Mac CR).
@@ -46,7 +46,7 @@ _ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16-le": "UTF-16 LE", "utf-16-be": 
                    "cp1258": "Windows-1258", "cp1252": "Windows-1252"}
 _LEGACY = ("cp1258", "cp1252")
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
-_VOWELS = frozenset("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
+_VOWELS = frozenset("aeiouyAEIOUY\u0103\u00e2\u00ea\u00f4\u01a1\u01b0\u0102\u00c2\u00ca\u00d4\u01a0\u01af")
 # An OLE2 compound file: what Excel writes for a password-protected workbook, and the old .xls format.
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -250,8 +250,8 @@ def _layout(text: str, comments: bool) -> tuple[str, str | None]:
 
 def _legacy_encoding(head: bytes) -> str:
     """Windows-1258 when every combining tone mark it would give sits on a vowel (Vietnamese as that code page
-    writes it, or no tone mark at all); Windows-1252 when one follows a consonant ('hòa' in Windows-1252 is the
-    byte Windows-1258 reads as a dot below after 'h')."""
+    writes it, or no tone mark at all); Windows-1252 when one follows a consonant ('hoa' with a grave accent on the
+    'o', in Windows-1252, holds the byte Windows-1258 reads as a dot below after 'h')."""
     text = head.decode("cp1258", errors="replace")
     for i, char in enumerate(text):
         if char in _TONE_MARKS and (i == 0 or text[i - 1] not in _VOWELS):
