@@ -138,10 +138,12 @@ def test_same_input_gives_identical_bytes(demo_run, demo_csv):
 
     out = demo_run[0]
     before = {n: (out / "2026-Y" / n).read_bytes() for n in ("ranking.csv", "results.json", "issues.csv")}
+    archived = sorted(p.name for p in (out / "raw").glob("*.csv"))  # the responses and the registry
     run_cycle(cycle="2026-Y", source=str(demo_csv), out=str(out))
     after = {n: (out / "2026-Y" / n).read_bytes() for n in before}
     assert before == after
-    assert len(list((out / "raw").glob("*.csv"))) == 1  # archived once, by content
+    assert sorted(p.name for p in (out / "raw").glob("*.csv")) == archived  # archived once, by content
+    assert len(archived) == 2
 
 
 def test_each_task_gets_what_it_uses_from_the_task_that_made_it(prefect_api_url, tmp_path, sheet):
