@@ -629,10 +629,10 @@ def load_config(root: Path | str | None = None) -> Config:
                   office=office, labels=labels, checksum=digest.hexdigest())
 
 
-# What the reply form must keep, for the review of replies to read it: the school, who replies, the question (as
-# "ID. label"), the value, the explanation and the evidence.
-REPLY_QUESTIONS = {"R1": "school", "R2": "name", "R3": "question", "R4": "value", "R5": "explanation",
-                   "R6": "evidence"}
+# What the reply form must keep, for the review of replies to read it (docs/spec.md §10): the school, the question
+# (as "ID. label"), the value, the explanation, the evidence, and who replies.
+REPLY_QUESTIONS = {"R1": "school", "R2": "question", "R3": "value", "R4": "explanation", "R5": "evidence",
+                   "R6": "name"}
 
 
 def _merged(base: Any, over: Any) -> Any:
@@ -664,8 +664,8 @@ def _reply_form(form: Form, form_path: Path, path: Path, files: dict[Path, bytes
     if missing:
         raise ConfigError(f"{path}: questions: "
                           + _("the reply form needs the questions {ids}").format(ids=", ".join(REPLY_QUESTIONS)))
-    if reply.by_id["R1"].options_from != "registry" or reply.by_id["R3"].options_from != "form_questions":
-        raise ConfigError(f"{path}: questions: " + _("R1 lists the schools (options_from: registry) and R3 the "
+    if reply.by_id["R1"].options_from != "registry" or reply.by_id["R2"].options_from != "form_questions":
+        raise ConfigError(f"{path}: questions: " + _("R1 lists the schools (options_from: registry) and R2 the "
                                                      "form's questions (options_from: form_questions)"))
     return reply
 

@@ -174,10 +174,13 @@ def test_the_reply_window_is_on_each_cycle(config):
 def test_the_reply_form_shares_the_report_forms_conventions(config):
     reply, form = config.reply_form, config.form
     assert [q.id for q in reply.questions] == ["R1", "R2", "R3", "R4", "R5", "R6"]
-    assert [q.id for q in reply.questions if q.required] == ["R1", "R2", "R3", "R4", "R5"]
-    assert reply.school_question.id == "R1" and reply.by_id["R5"].type == "paragraph"
+    assert [q.id for q in reply.questions if q.required] == ["R1", "R2", "R3", "R4", "R6"]
+    assert reply.school_question.id == "R1" and reply.by_id["R4"].type == "paragraph"
+    # docs/spec.md §10's labels, so a reply sheet's headers match without their id prefix too
+    assert [q.label for q in reply.questions[:5]] == ["Trường", "Câu hỏi cần sửa", "Giá trị đúng", "Giải thích",
+                                                      "Đường dẫn minh chứng"]
     assert (reply.timestamp_headers, reply.email_headers) == (form.timestamp_headers, form.email_headers)
-    options = reply.by_id["R3"].options
+    options = reply.by_id["R2"].options
     assert len(options) == len(form.questions) - 1 and "A1. Trường" not in options
     assert "D1. Số vụ việc về an ninh (lộ, mất bí mật; tụ tập đông người; kích động; tuyên truyền tôn giáo trái " \
            "phép)" in options

@@ -260,16 +260,16 @@ def test_reply_form_script_asks_school_person_question_value_reason_evidence(con
     reply = config.reply_form
     items = {i["setTitle"]: i for i in run["items"] if i["kind"] not in ("addSectionHeaderItem", "addPageBreakItem")}
     assert list(items) == [q.title for q in reply.questions] == [
-        "R1. Trường", "R2. Họ và tên người phản hồi", "R3. Câu hỏi cần điều chỉnh", "R4. Giá trị đúng",
-        "R5. Giải thích", "R6. Đường dẫn minh chứng"]
-    school, question = items["R1. Trường"], items["R3. Câu hỏi cần điều chỉnh"]
+        "R1. Trường", "R2. Câu hỏi cần sửa", "R3. Giá trị đúng", "R4. Giải thích", "R5. Đường dẫn minh chứng",
+        "R6. Họ và tên người phản hồi"]
+    school, question = items["R1. Trường"], items["R2. Câu hỏi cần sửa"]
     assert school["kind"] == "addListItem" and school["setChoiceValues"] == school_options(registry)
     assert question["kind"] == "addListItem"
     assert question["setChoiceValues"] == [q.title for q in config.form.questions[1:]]
     assert config.form.by_id["D1"].title in question["setChoiceValues"]
-    assert items["R5. Giải thích"]["kind"] == "addParagraphTextItem"
-    assert items["R6. Đường dẫn minh chứng"]["setValidation"]["requireTextIsUrl"] == []
-    assert [i["setRequired"] for i in items.values()] == [True, True, True, True, True, False]
+    assert items["R4. Giải thích"]["kind"] == "addParagraphTextItem"
+    assert items["R5. Đường dẫn minh chứng"]["setValidation"]["requireTextIsUrl"] == []
+    assert [i["setRequired"] for i in items.values()] == [True, True, True, True, False, True]
     s = run["settings"]
     assert s["create"] == reply.title and s["setEmailCollectionType"] == "VERIFIED"
     # A school may send several replies, one per answer, each kept as sent.
@@ -289,9 +289,9 @@ def test_reply_xlsform_converts_with_pyxform_and_keeps_the_form_apart(config, re
     questions = config.reply_form.questions
     assert [survey[q.id]["label"] for q in questions] == [q.title for q in questions]
     assert survey["R1"]["choice_filter"] == "level=${level}"
-    assert (survey["R5"]["type"], survey["R5"]["appearance"]) == ("text", "multiline")
-    labels = [row["label"] for row in _records(wb["choices"]) if row["list_name"] == "r3"]
-    assert labels == config.reply_form.by_id["R3"].options
+    assert (survey["R4"]["type"], survey["R4"]["appearance"]) == ("text", "multiline")
+    labels = [row["label"] for row in _records(wb["choices"]) if row["list_name"] == "r2"]
+    assert labels == config.reply_form.by_id["R2"].options
     assert _records(wb["settings"])[0]["form_id"] == "antt_phan_hoi"
 
 
@@ -304,9 +304,9 @@ def test_reply_template_has_one_correction_and_lists_the_questions(config, regis
     assert [keyed[q.id][1] for q in config.reply_form.questions] == [q.label for q in config.reply_form.questions]
     rules = {rng.coord: dv for dv in ws.data_validations.dataValidation for rng in dv.sqref.ranges}
     row_of = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
-    options = config.reply_form.by_id["R3"].options
+    options = config.reply_form.by_id["R2"].options
     lists = wb[words.lists_sheet]
-    column = rules[f"C{row_of['R3']}"].formula1.split("!")[1].split(":")[0].replace("$", "")[0]
+    column = rules[f"C{row_of['R2']}"].formula1.split("!")[1].split(":")[0].replace("$", "")[0]
     assert [c.value for c in lists[column][1:len(options) + 1]] == options
 
 

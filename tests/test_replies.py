@@ -45,7 +45,7 @@ class Replies:
         form = self.config.form
         asked = form.by_id[question].title if question in form.by_id else f"{question}. (không có)"
         name = {"MN01": "Trường Mầm non Hoa Sen"}.get(code, "?")
-        self.rows.append([when, email, f"{code} – {name}", "Trần Văn Bình", asked, value, reason, evidence])
+        self.rows.append([when, email, f"{code} – {name}", asked, value, reason, evidence, "Trần Văn Bình"])
         return len(self.rows) + 1
 
     def table(self) -> list[list[str]]:
@@ -149,9 +149,9 @@ def test_reply_changes_lists_what_moved():
 def test_reply_sheet_without_its_required_columns_is_an_input_error(config, replies):
     replies.add()
     table = replies.table()
-    value = table[0].index(config.reply_form.by_id["R4"].title)
+    value = table[0].index(config.reply_form.by_id["R3"].title)
     broken = RawTable.from_rows([r[:value] + r[value + 1:] for r in table], source="replies.csv")
-    with pytest.raises(InputError, match="R4"):
+    with pytest.raises(InputError, match="R3"):
         read_replies(broken, config.reply_form, config.form, "Asia/Ho_Chi_Minh")
     no_email = RawTable.from_rows([r[:1] + r[2:] for r in table], source="replies.csv")
     with pytest.raises(InputError, match="Địa chỉ email"):

@@ -23,7 +23,7 @@ from antt.text import clean_frame, match_key, vi_date, vi_number
 
 COLUMNS = CORRECTION_COLUMNS + ["reply_row", "status"]  # replies.csv, a contract (docs/spec.md §10)
 # What each question of the reply form holds (config/reply_form.yaml; its ids are a contract like the report form's).
-FIELDS = {"school": "R1", "by": "R2", "question": "R3", "value": "R4", "reason": "R5", "evidence": "R6"}
+FIELDS = {"school": "R1", "question": "R2", "value": "R3", "reason": "R4", "evidence": "R5", "by": "R6"}
 # In the order they are decided: a reply gets the first that applies. `accepted` (a correction already applies it)
 # overrides every other one; `suggested` is what is left.
 STATUSES = ("outside_window", "unknown_school", "unverified_sender", "before_draft", "unknown_question",
