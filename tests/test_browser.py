@@ -59,10 +59,14 @@ class Opened:
     dialogs: list[str] = field(default_factory=list)
 
     def assert_clean(self) -> None:
-        """No console error, no uncaught exception, no dialog, and no request but the file itself (or a `data:` URI):
-        the page needs nothing from the network or from next to it on disk."""
+        """No console error, no uncaught exception, no dialog, and no request but the file itself (or a `data:` URI),
+        and for a scorecard its cycle's shared stylesheet: the page needs nothing from the network, and nothing from
+        disk beyond its cycle folder's style.css."""
         assert self.requests[:1] == [self.url], self.requests
-        foreign = [u for u in self.requests if u != self.url and not u.startswith("data:")]
+        own = {self.url}
+        if "/schools/" in self.url:  # scorecards link ../style.css (one stylesheet for the cycle's pages on disk)
+            own.add(self.url.rsplit("/schools/", 1)[0] + "/style.css")
+        foreign = [u for u in self.requests if u not in own and not u.startswith("data:")]
         assert (self.errors, self.dialogs, foreign) == ([], [], []), self.url
 
 
@@ -257,6 +261,9 @@ def test_scorecard_loads_cleanly_and_fits_a_phone(annual, open_page):
     assert page.locator("p.subtitle").inner_text() == name
     assert page.locator("h2", has_text="Việc cần khắc phục").is_visible()
     assert page.locator(".badge.v-chua_dat").first.is_visible()
+    # the shared stylesheet loaded and applies: the badge has its colour, not the browser's default
+    assert page.eval_on_selector(".badge.v-chua_dat", "e => getComputedStyle(e).backgroundColor") != \
+        "rgba(0, 0, 0, 0)"
     assert page.locator("a", has_text="Báo cáo tổng hợp").get_attribute("href") == "../report.html"
     _screenshot(page, "scorecard-1280.png")
     page.set_viewport_size({"width": 390, "height": 844})
