@@ -68,6 +68,7 @@ from antt.sources.folder import FolderRead, folder_bytes, read_folder
 from antt.sources.raw import RawTable
 from antt.store import history
 from antt.store.faults import checkpoint
+from antt.store.locks import ensure_free
 
 log = logging.getLogger("antt.pipeline")
 BACKGROUND_WORKBOOK_MIN = 2000
@@ -224,7 +225,10 @@ def preflight(cycle_id: str, source: str, schools: Path | str | None, config_dir
     very bytes and keeps those rows. An export's header row alone is read here; a Google Sheet is not fetched
     (its spec and credentials are checked): the flow reads each once.
     """
-    run = open_run(cycle_id, schools, config_dir, out, corrections=corrections)
+    config = load_config(config_dir)
+    ensure_free(out, resolve_cycle(cycle_id, config.cycles).id)  # a busy cycle is refused before anything is archived
+    run = _open(config, cycle_id, schools, out, "", corrections,
+                _arguments(cycle_id, schools, config_dir, out, "", corrections))
     form = run.config.form
     if source.startswith("gsheet:"):
         from antt.sources.gsheet import preflight as sheet_preflight

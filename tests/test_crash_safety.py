@@ -28,7 +28,7 @@ from conftest import REPO
 from antt.demo.build import write_demo_sheet
 from antt.outputs import publish
 from antt.store import history
-from antt.store.locks import Busy, cycle_lock
+from antt.store.locks import Busy, cycle_lock, ensure_free
 
 pytestmark = pytest.mark.flow
 
@@ -287,10 +287,15 @@ def test_the_lock_names_who_holds_it_and_is_free_again_after_it(tmp_path):
                                        rf"\(tiến trình {os.getpid()}, từ \d\d:\d\d\)"):
             with cycle_lock(tmp_path, CYCLE):
                 pass
+        with pytest.raises(Busy, match=rf"^một lượt dựng và gửi báo cáo của kỳ {CYCLE}"):
+            ensure_free(tmp_path, CYCLE)  # what a run checks before it archives anything
         with cycle_lock(tmp_path, "2026-Y"):  # another cycle has its own lock
             pass
+    ensure_free(tmp_path, CYCLE)
     with cycle_lock(tmp_path, CYCLE):
         pass
+    ensure_free(tmp_path / "new", CYCLE)  # no lock yet: free, and nothing is created
+    assert not (tmp_path / "new").exists()
 
 
 # Records the results document in file argv[2] into the output folder argv[1] as cycle argv[3], once told to go.

@@ -48,6 +48,24 @@ def cycle_lock(out: Path | str, cycle_id: str, job: str = "run") -> Iterator[Non
         os.close(fd)  # releases the lock
 
 
+def ensure_free(out: Path | str, cycle_id: str) -> None:
+    """Raise Busy now if another process holds the cycle's lock, holding nothing and writing nothing. A run checks
+    this before it archives its registry and corrections, so a run refused for a busy cycle leaves the archive as
+    it was; it takes the lock itself when its flow starts."""
+    path = Path(out) / LOCKS_DIR / f"{cycle_id}.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # refused while a holder has it exclusively
+        except BlockingIOError:
+            raise Busy(_busy_message(cycle_id, out, os.pread(fd, 4096, 0))) from None
+    finally:
+        os.close(fd)  # releases the shared lock
+
+
 def _job(job: str) -> str:
     """A lock holder's job as the message names it (the lock file records the job's id, in no language)."""
     return {"run": _("a run"), "report": _("a report"), "reminder round": _("a reminder round")}.get(
