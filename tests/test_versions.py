@@ -190,4 +190,7 @@ def test_two_runs_of_antt_run_recover_the_on_time_version(prefect_api_url, forms
     document = json.loads((out / "2026-H1" / "results.json").read_text())
     versions = {s["school_code"]: s["version"] for s in document["schools"]}
     assert versions["MN01"]["recovered"] and versions["MN01"]["response_id"] == "ACYDBNj00000"
-    assert len((out / "raw" / "index.jsonl").read_text().splitlines()) == 2
+    receipts = [json.loads(line) for line in (out / "raw" / "index.jsonl").read_text().splitlines()]
+    # each run received one snapshot of the form, and the registry beside it (stored once, by content)
+    assert sorted(r["original"].startswith("gform:") for r in receipts) == [False, False, True, True]
+    assert len({r["sha256"] for r in receipts if not r["original"].startswith("gform:")}) == 1

@@ -141,7 +141,9 @@ def _refuse_other_kinds(head: bytes, name: str) -> None:
 def _text_table(path: Path, head: bytes, name: str, limit: int | None, comments: bool) -> Table:
     bom = next((encoding for mark, encoding in _BOMS if head.startswith(mark)), None)
     sample = head[:4096]
-    if bom is None and sample.count(b"\0") * 100 > len(sample):  # UTF-16 without its mark, or not text at all
+    # UTF-16 without its mark (a zero byte beside every ASCII character), or not text at all; a stray zero byte in
+    # a short file (a control character someone pasted) is a character, cleaned like the others
+    if bom is None and sample.count(b"\0") * 10 > len(sample):
         raise InputError(_("{name}: not a text file (binary content)").format(name=name))
     try:
         return _read_text(path, head, bom or "utf-8-sig", bom is not None, name, limit, comments)
