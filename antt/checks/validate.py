@@ -63,9 +63,14 @@ def suite_columns(suite) -> list[str]:
 def run_suite(frame: pd.DataFrame, suite):
     """One validation of the whole frame; returns GE's suite result (COMPLETE, unexpected rows by sheet row).
 
-    Only the columns the suite reads are handed over, so row conditions copy as little as possible.
+    Only the columns the suite reads are handed over, so row conditions copy as little as possible; `sheet_row`
+    first, because GX finds the unexpected rows' index column by scanning the columns in order, once per unexpected
+    row; text as plain object columns, which pandas keeps in one block, so each of GX's row filters copies one
+    array of them rather than one per column. The results are the same (a test compares them).
     """
-    frame = frame[suite_columns(suite)]
+    columns = suite_columns(suite)
+    frame = frame[["sheet_row", *(c for c in columns if c != "sheet_row")]]
+    frame = frame.astype({c: object for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)}).copy()
     with _GX_LOCK:  # one GX context per process; units validated from concurrent threads take turns
         batch = batch_definition().get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(suite, result_format={"result_format": "COMPLETE",
