@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -100,7 +98,9 @@ def _prepare_environment(out: Path) -> None:
     """Keep Prefect's state under --out (nothing written elsewhere), off the console, and without telemetry. A
     Prefect server the analyst configured (PREFECT_API_URL, in the environment or the active Prefect profile) is
     used as it is: no temporary server, and the runs are in its UI."""
-    if not _configured_api_url():
+    from antt.flows.local_server import configured_api_url
+
+    if not configured_api_url():
         os.environ.setdefault("PREFECT_HOME", str((out / ".prefect").resolve()))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's temporary server gets 20 s to start by default: on a busy two-core machine a start that would
@@ -111,54 +111,6 @@ def _prepare_environment(out: Path) -> None:
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     out.mkdir(parents=True, exist_ok=True)
-
-
-def _configured_api_url() -> str | None:
-    """PREFECT_API_URL from the environment, else from the active profile of Prefect's profiles file (read here, as
-    Prefect reads it, before PREFECT_HOME is pointed under --out and that profile would be out of sight)."""
-    if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
-    import tomllib
-
-    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
-    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
-    try:
-        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or ""
-    return profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL") or None
-
-
-def _start_temporary_server() -> Callable[[], None]:
-    """With no Prefect server configured, the flow runs against Prefect's temporary server, a subprocess that takes
-    seconds to start. Start that very server now: it boots on the other core while this process imports the flow
-    and builds the GX context, and the flow's client finds it running (`SubprocessASGIServer` is one per process).
-    Returns a function that waits until it answers (and raises what its start raised)."""
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled:
-        return lambda: None
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server, failed = SubprocessASGIServer(), []
-
-    def start() -> None:
-        try:
-            server.start()
-        except Exception as exc:  # raised in the caller's thread by wait()
-            failed.append(exc)
-
-    thread = threading.Thread(target=start, name="antt-prefect-server", daemon=True)
-    thread.start()
-
-    def wait() -> None:
-        thread.join()
-        if failed:
-            raise failed[0]
-
-    return wait
 
 
 class _StageProgress(logging.Handler):
@@ -219,6 +171,7 @@ def _with_progress(cycle: str, run):
 def _run_cycle(cycle: str, source: str, schools: str | None, config: Path | None, out: Path,
                corrections: str | None = None, replies: str | None = None) -> dict:
     from antt import pipeline
+    from antt.flows import local_server
     from antt.store import history
 
     pre = pipeline.preflight(cycle, source, schools, config, out, corrections)  # fails fast, before the engine
@@ -226,16 +179,16 @@ def _run_cycle(cycle: str, source: str, schools: str | None, config: Path | None
         pipeline.preflight_replies(replies, pre.run)
     with history.connected(out):  # a history database that cannot take the results stops the run before it starts
         pass
-    server_started = _start_temporary_server()  # only once the input is usable; it boots while we import
+    server = local_server.start()  # only once the input is usable; it boots while this process imports
 
     def flow() -> dict:
         from antt.checks.validate import batch_definition
         from antt.flows.cycle import run_cycle  # importing Prefect and GX takes seconds, meanwhile the server boots
 
         batch_definition()
-        server_started()
-        return run_cycle(cycle=cycle, source=source, schools=schools, config=str(config) if config else None,
-                         out=str(out), corrections=corrections, **({"replies": replies} if replies else {}))
+        with local_server.connected(server):
+            return run_cycle(cycle=cycle, source=source, schools=schools, config=str(config) if config else None,
+                             out=str(out), corrections=corrections, **({"replies": replies} if replies else {}))
 
     with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded and read
         return _with_progress(cycle, flow)

@@ -113,15 +113,70 @@ def test_run_prints_report_path_and_exits_zero(prefect_api_url, tmp_path, sheet)
     assert report == (tmp_path / "o" / "2026-H1" / "report.html").resolve() and report.is_file()
 
 
+def _servers_of(home: Path) -> list[int]:
+    """Processes whose environment names `home` as their Prefect home: a temporary server of a run there."""
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"PREFECT_HOME={home}".encode() in environ.read_bytes().split(b"\0"):
+                pids.append(int(environ.parent.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return pids
+
+
+def _alembic_head(database: Path) -> str:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+
+
 @pytest.mark.flow
 def test_a_run_with_no_server_configured_uses_prefects_temporary_server_under_out(tmp_path, sheet):
+    """The first run on a machine migrates its new database and keeps a copy of it in the user's cache; the next new
+    --out starts from that copy (Prefect finds it at its head). Neither run leaves its server behind."""
+    from importlib.metadata import version
+
     sheet.add("MN01")
     src = sheet.write_csv(tmp_path / "responses.csv")
-    proc = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / "o"),
-                extra_env={"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"})
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "o" / "2026-H1" / "report.html").is_file()
-    assert (tmp_path / "o" / ".prefect" / "prefect.db").is_file()  # the temporary server kept its state there
+    env = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    template = tmp_path / "cache" / "antt" / f"prefect-{version('prefect')}.db"
+    for out in ("o", "o2"):
+        proc = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(tmp_path / out), extra_env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / out / "2026-H1" / "report.html").is_file()
+        database = tmp_path / out / ".prefect" / "prefect.db"
+        assert database.is_file()  # the temporary server kept its state there
+        assert template.is_file() and _alembic_head(database) == _alembic_head(template)
+        assert not _servers_of((tmp_path / out / ".prefect").resolve())
+    assert [p.name for p in template.parent.iterdir()] == [template.name]  # no temporary file left beside it
+
+
+@pytest.mark.flow
+def test_a_killed_run_takes_its_temporary_server_with_it(tmp_path, sheet):
+    import signal
+    import time
+
+    sheet.add("MN01")
+    src = sheet.write_csv(tmp_path / "responses.csv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ANTT_"))}
+    env |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    home = (tmp_path / "o" / ".prefect").resolve()
+    proc = subprocess.Popen([sys.executable, "-m", "antt", "run", "--cycle", "2026-H1", "--source", str(src),
+                             "--out", str(tmp_path / "o")], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not _servers_of(home) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _servers_of(home), "the run started no temporary server"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while _servers_of(home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _servers_of(home)
 
 
 @pytest.mark.flow
