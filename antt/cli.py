@@ -297,12 +297,19 @@ def remind(cycle: CycleOpt, source: SourceOpt, schools: SchoolsOpt = None, confi
     _prepare_environment(out)
     pre = pipeline.preflight(cycle, source, schools, config, out, corrections)  # fails fast, before the engine
     check_round(pre.run.cycle, pre.run.config, out, day, dry_run)
+    from antt.flows import local_server
+
+    server = local_server.start()
     from antt.flows.remind import remind as remind_flow
 
+    def flow() -> dict:
+        with local_server.connected(server):
+            return remind_flow(cycle=cycle, source=source, schools=schools, config=str(config) if config else None,
+                               out=str(out), dry_run=str(dry_run) if dry_run else None, today=day, analyst=analyst,
+                               corrections=corrections)
+
     with pipeline.handed_over(pre):  # the flow uses what the pre-flight loaded
-        result = _with_progress(cycle, lambda: remind_flow(
-            cycle=cycle, source=source, schools=schools, config=str(config) if config else None, out=str(out),
-            dry_run=str(dry_run) if dry_run else None, today=day, analyst=analyst, corrections=corrections))
+        result = _with_progress(cycle, flow)
     console.print(_deliveries(f"{cycle} {result['day']}: {_kind_name(result['kind'])}", result["deliveries"]))
     console.print(_counts(result), highlight=False)
     target = dry_run if dry_run else out / "mail" / "sent.jsonl"
