@@ -232,3 +232,34 @@ def postgres():
         pytest.fail(f"PostgreSQL did not start: {exc}")
     yield server
     server.stop()
+
+
+def _google_fake(server, tmp_path: Path, monkeypatch, endpoint_variable: str):
+    """Point antt's Google clients at a fake API server on loopback: its service account key, its endpoint; the
+    variables set are kept on `server.env` for a subprocess."""
+    server.env = {"ANTT_GOOGLE_CREDENTIALS": str(server.write_service_account(tmp_path / "sa.json")),
+                  endpoint_variable: server.endpoint}
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
+    return server
+
+
+@pytest.fixture
+def fake_sheets(tmp_path, monkeypatch):
+    """The fake Google Sheets API (tests/fake_sheets.py), running for one test."""
+    from fake_sheets import FakeSheets
+
+    with FakeSheets() as server:
+        yield _google_fake(server, tmp_path, monkeypatch, "ANTT_SHEETS_ENDPOINT")
+    assert not server.alive(), "the fake server left a thread running"
+
+
+@pytest.fixture
+def fake_forms(tmp_path, monkeypatch):
+    """The fake Google Forms API (tests/fake_forms.py), running for one test."""
+    from fake_forms import FakeForms
+
+    with FakeForms() as server:
+        yield _google_fake(server, tmp_path, monkeypatch, "ANTT_FORMS_ENDPOINT")
+    assert not server.alive(), "the fake server left a thread running"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-from fake_forms import FORMS_BODY, FakeForms, form_resource, question_id
+from fake_forms import FORMS_BODY, form_resource, question_id
 from fake_sheets import CLIENT_EMAIL
 
 from antt.demo.build import build_demo
@@ -27,13 +27,8 @@ HEADERS = ("Dấu thời gian", "Địa chỉ email")
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
-    with FakeForms() as server:
-        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(server.write_service_account(tmp_path / "sa.json")))
-        monkeypatch.setenv("ANTT_FORMS_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        yield server
-    assert not server.alive(), "the fake server left a thread running"
+def fake(fake_forms):
+    return fake_forms
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import unicodedata
 
 import pandas as pd
 import pytest
-from fake_sheets import CLIENT_EMAIL, DateCell, FakeSheets
+from fake_sheets import CLIENT_EMAIL, DateCell
 
 from antt.errors import InputError
 from antt.sources.files import read_export
@@ -19,13 +19,8 @@ FAST = {"timeout": 1.0, "backoff": 0.01, "max_delay": 10.0}
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
-    with FakeSheets() as server:
-        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(server.write_service_account(tmp_path / "sa.json")))
-        monkeypatch.setenv("ANTT_SHEETS_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        yield server
-    assert not server.alive(), "the fake server left a thread running"
+def fake(fake_sheets):
+    return fake_sheets
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import shutil
 
 import pytest
 from conftest import CORRECTION_FIELDS, REPO, run_stages
-from fake_sheets import FakeSheets
 from test_cli import EN, antt, assert_one_line_error
 
 from antt.errors import InputError
@@ -32,15 +31,8 @@ def correction_rows(*rows: dict) -> list[list]:
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
-    with FakeSheets() as server:
-        env = {"ANTT_GOOGLE_CREDENTIALS": str(server.write_service_account(tmp_path / "sa.json")),
-               "ANTT_SHEETS_ENDPOINT": server.endpoint}
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        server.env = env
-        yield server
+def fake(fake_sheets):
+    return fake_sheets
 
 
 def office_sheet(fake, registry: list[list] | None = None, corrections: list[list] | None = None) -> None:

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 from conftest import CORRECTION_FIELDS, REPO, config_with_corrections, evaluate, run_stages
-from fake_sheets import FakeSheets
 from test_cli import antt, assert_one_line_error
 
 from antt import pipeline
@@ -169,12 +168,8 @@ def test_antt_run_with_a_reply_export_lacking_columns_is_one_line(tmp_path, shee
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
-    with FakeSheets() as server:
-        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(server.write_service_account(tmp_path / "sa.json")))
-        monkeypatch.setenv("ANTT_SHEETS_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        yield server
+def fake(fake_sheets):
+    return fake_sheets
 
 
 def reviewed(stages, source: str) -> pipeline.Replies:
@@ -289,11 +284,11 @@ def test_the_flow_reads_and_reviews_the_replies_as_tasks_of_their_own(prefect_ap
         assert [r["status"] for r in csv.DictReader(fh)] == ["suggested"]
 
 
-def test_replies_read_from_the_forms_api_and_from_an_xlsx_export_give_the_same_queue(tmp_path, monkeypatch, config,
+def test_replies_read_from_the_forms_api_and_from_an_xlsx_export_give_the_same_queue(tmp_path, fake_forms, config,
                                                                                    registry, sheet, replies):
     """Any source kind: the reply form read through the Forms API (its questions titled "R1. …" as the export
     makes them) and the same sheet downloaded as .xlsx."""
-    from fake_forms import FakeForms, form_resource
+    from fake_forms import form_resource
     from openpyxl import Workbook
     from test_gform import rows_as_responses
 
@@ -308,13 +303,9 @@ def test_replies_read_from_the_forms_api_and_from_an_xlsx_export_give_the_same_q
         book.active.append(row)
     book.save(tmp_path / "replies.xlsx")
     stages = run_stages(sheet.write_csv(tmp_path / "responses.csv"), None, tmp_path / "out")
-    with FakeForms() as fake:
-        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(fake.write_service_account(tmp_path / "sa.json")))
-        monkeypatch.setenv("ANTT_FORMS_ENDPOINT", fake.endpoint)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        fake.add_form(form_resource("1FAIpQLreplyForm0123456789abcdef", form_data(as_reply, registry)),
-                      responses=rows_as_responses(replies.rows, as_reply))
-        from_form = reviewed(stages, "gform:1FAIpQLreplyForm0123456789abcdef").queue
+    fake_forms.add_form(form_resource("1FAIpQLreplyForm0123456789abcdef", form_data(as_reply, registry)),
+                        responses=rows_as_responses(replies.rows, as_reply))
+    from_form = reviewed(stages, "gform:1FAIpQLreplyForm0123456789abcdef").queue
     from_xlsx = reviewed(stages, str(tmp_path / "replies.xlsx")).queue
     for queue in (from_form, from_xlsx):
         assert queue["status"].tolist() == ["suggested", "unverified_sender"]

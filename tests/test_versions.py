@@ -7,8 +7,7 @@ import json
 
 import pytest
 from conftest import config_with_corrections, run_stages, school
-from fake_forms import FakeForms, form_resource
-from fake_sheets import FakeSheets
+from fake_forms import form_resource
 from test_gform import FORM_ID, as_responses, zulu
 from test_gsheet import as_sheets_holds_it
 
@@ -18,21 +17,13 @@ KEY = "1VERSIONSa0B1c2D3e4F5g6H7i8J9k0LmNoPqRsTu"
 
 
 @pytest.fixture
-def forms(tmp_path, monkeypatch):
-    with FakeForms() as server:
-        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(server.write_service_account(tmp_path / "sa.json")))
-        monkeypatch.setenv("ANTT_FORMS_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        yield server
+def forms(fake_forms):
+    return fake_forms
 
 
 @pytest.fixture
-def sheets(tmp_path, monkeypatch):
-    with FakeSheets() as server:
-        monkeypatch.setenv("ANTT_GOOGLE_CREDENTIALS", str(server.write_service_account(tmp_path / "sa.json")))
-        monkeypatch.setenv("ANTT_SHEETS_ENDPOINT", server.endpoint)
-        monkeypatch.delenv("ANTT_GOOGLE_SECRET_BLOCK", raising=False)
-        yield server
+def sheets(fake_sheets):
+    return fake_sheets
 
 
 def deadline_day(sheet, config):
