@@ -52,7 +52,7 @@ from antt.intake.replies import COLUMNS as REPLY_COLUMNS
 from antt.intake.replies import read_replies, reply_changes, review_queue
 from antt.intake.versions import Snapshot, Versions, attribute, every_version, with_versions
 from antt.mail.outbox import SentLog
-from antt.outputs.document import build_document, previous_summary, replies_document, to_json
+from antt.outputs.document import build_document, previous_summary, replies_document, write_json
 from antt.outputs.docx import render_docx
 from antt.outputs.html import STYLESHEET, render_report, render_scorecards, render_units, stylesheet
 from antt.outputs.notes import load_notes
@@ -530,15 +530,17 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     previous = history.previous_summary(engine, cycle.id, previous_id, run.office)
     if previous is None and not history.is_recorded(engine, previous_id, run.office):
         previous = previous_summary(run.out / previous_id / "results.json")
-    with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as background, _frozen_heap():
+    background: dict[str, float] = {}  # work done by other processes while this one went on: their own times
+    with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as workbook_process, _frozen_heap():
         with stage("write_files", timings):
-            workbook = background.submit(ranking_xlsx, res.ranked, res.criteria, config, staging / "ranking.xlsx")
+            workbook = workbook_process.submit(_timed, time.monotonic(), ranking_xlsx, res.ranked, res.criteria,
+                                               config, staging / "ranking.xlsx")
             document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
                                       edits=prep.versions.edits if prep.versions else [],
                                       replies=replies_document(replies.queue, replies.changes,
                                                                (cycle.deadline_at, cycle.reply_closes_at))
                                       if replies else None)
-            (staging / "results.json").write_bytes(to_json(document))
+            write_json(document, staging / "results.json")
             checkpoint("staged:results.json")
             if replies:
                 (staging / "replies.csv").write_bytes(csv_bytes(replies.queue[REPLY_COLUMNS]))
@@ -549,23 +551,37 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             with stage("render_report", timings):
                 footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
                 _write_report(staging, document, config, footer)
-            with stage("render_scorecards", timings):
-                scorecards_done()
+            with stage("render_scorecards", timings):  # with a pool: the wait for it, its own time is background
+                scorecards = scorecards_done()
+            if scorecards.processes > 1:
+                background["render_scorecards"] = scorecards.seconds
             with stage("render_data_quality", timings):
                 contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
                 (staging / "data_quality.html").write_text(
                     render_data_quality(document, config, contacts, data_docs="data_docs/index.html"),
                     encoding="utf-8")
                 write_data_docs(validation.result, staging / "data_docs")
-            with stage("finish_workbook", timings):
-                workbook.result()
-        _write_manifest(staging, _manifest(run, received, staging, timings, replies.received if replies else None))
+            with stage("finish_workbook", timings):  # in a second process: the wait for it
+                seconds = workbook.result()
+            if not isinstance(workbook_process, _Inline):
+                background["write_workbook"] = seconds
+        manifest = _manifest(run, received, staging, timings, replies.received if replies else None, background)
+        _write_manifest(staging, manifest)
     try:
         with stage("record_history", timings):  # after the folder is published; one transaction, this cycle only
             history.record_cycle(engine, document, run=footer, office=run.office, draft=is_draft(run))
     finally:
         engine.dispose()
+    # the published manifest gains the history's time (a run stopped before this keeps the manifest without it)
+    _write_manifest(final, manifest | {"timings_s": dict(timings)}, atomic=True)
     return Written(final, timings)
+
+
+def _timed(submitted: float, fn: Callable, *args: Any) -> float:
+    """Call `fn(*args)` (in a background process) and return the seconds from `submitted` (time.monotonic() in the
+    process that submitted it: the same clock in every process) to its end, start-up of the process included."""
+    fn(*args)
+    return round(time.monotonic() - submitted, 3)
 
 
 def is_draft(run: Run) -> bool:
@@ -597,14 +613,24 @@ def write_scorecards(folder: Path, document: dict, config: Config, trends: dict,
         done()
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """How the scorecards were written: by how many processes, and the seconds from the first page's start to the
+    last page's end (with a pool, time it spent while this process did other work)."""
+
+    processes: int
+    seconds: float
+
+
 @contextmanager
 def _scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
-                chunk: int = SCORECARD_CHUNK) -> Iterator[Callable[[], None]]:
+                chunk: int = SCORECARD_CHUNK) -> Iterator[Callable[[], Rendered]]:
     """Write the scorecards and the stylesheet they share; the block gets the function that returns once they are
-    all written. For `processes` > 1 (by default: one per core from SCORECARD_POOL_MIN schools) chunks of `chunk`
-    schools go at once to a pool of forked processes, which inherit the document rather than receive a copy and
-    write their pages themselves while the block goes on; each page depends on its school alone, so the bytes are
-    those one process writes. With one process, the pages are written when that function is called."""
+    all written (with how, `Rendered`). For `processes` > 1 (by default: one per core from SCORECARD_POOL_MIN
+    schools) chunks of `chunk` schools go at once to a pool of forked processes, which inherit the document rather
+    than receive a copy and write their pages themselves while the block goes on; each page depends on its school
+    alone, so the bytes are those one process writes. With one process, the pages are written when that function is
+    called."""
     count = len(document["schools"])
     if processes is None:
         processes = (os.cpu_count() or 1) if count >= SCORECARD_POOL_MIN else 1
@@ -612,18 +638,24 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
     pages = folder / "schools"
     pages.mkdir()
     if processes <= 1:
-        yield lambda: _write_pages(pages, render_scorecards(document, config, trends))
+        def inline() -> Rendered:
+            start = time.monotonic()
+            _write_pages(pages, render_scorecards(document, config, trends))
+            return Rendered(1, round(time.monotonic() - start, 3))
+
+        yield inline
         return
     parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
     _FORKED["scorecards"] = (pages, document, config, trends)
     try:
         with ProcessPoolExecutor(max_workers=min(processes, len(parts)),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
+            start = time.monotonic()
             futures = [pool.submit(_scorecard_part, part) for part in parts]  # the workers fork here
 
-            def done() -> None:
-                for future in futures:
-                    future.result()
+            def done() -> Rendered:
+                ended = max(future.result() for future in futures)
+                return Rendered(min(processes, len(parts)), round(ended - start, 3))
 
             try:
                 yield done
@@ -637,13 +669,22 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
 _FORKED: dict[str, tuple] = {}  # what a forked pool's workers read, set by the parent before it forks them
 
 
-def _scorecard_part(part: slice) -> None:
+def _scorecard_part(part: slice) -> float:
+    """Write one part's pages in a forked worker; returns when it finished (time.monotonic(), one clock for all)."""
     pages, document, config, trends = _FORKED["scorecards"]
     _write_pages(pages, render_scorecards(document, config, trends, part))
+    return time.monotonic()
 
 
-def _write_manifest(folder: Path, manifest: dict) -> None:
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+def _write_manifest(folder: Path, manifest: dict, atomic: bool = False) -> None:
+    """`<folder>/manifest.json`; `atomic`: through a temporary file swapped in, for a folder already published."""
+    text = json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
+    if not atomic:
+        (folder / "manifest.json").write_text(text, encoding="utf-8")
+        return
+    temporary = folder / ".manifest.json.tmp"
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, folder / "manifest.json")
 
 
 def _contents(folder: Path) -> dict:
@@ -689,7 +730,11 @@ def _workbook_executor(schools: int) -> Executor:
 
 
 def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float],
-              replies: Received | None = None) -> dict:
+              replies: Received | None = None, background: Mapping[str, float] | None = None) -> dict:
+    """The manifest. `timings_s`: this process's stages, one after the other (for work handed to other processes,
+    `render_scorecards` and `finish_workbook` are the wait for it); `background_s`: that work's own time (the
+    scorecards' pool from its start to its last page, ranking.xlsx's process from its start), which overlapped the
+    stages from `write_files` (the workbook) or `render_report` (the scorecards) to that wait."""
     packages = {}
     for name in PACKAGES:
         try:
@@ -705,6 +750,7 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
                    "criteria_set": run.config.criteria.id, "checksum": run.config.checksum},
         "packages": packages,
         "timings_s": dict(timings),
+        **({"background_s": dict(background)} if background else {}),
         **_contents(folder),
         **({"source_files": received.files} if received.files else {}),
     }
@@ -741,7 +787,7 @@ def rerender_cycle(cycle_id: str, config_dir: Path | str | None, out: Path | str
                     if item.name not in REPORT_PAGES:
                         (shutil.copytree if item.is_dir() else shutil.copy2)(item, staging / item.name)
             else:
-                (staging / "results.json").write_bytes(to_json(document))
+                write_json(document, staging / "results.json")
             _write_report(staging, document, config, run, pdf=pdf)
             write_scorecards(staging, document, config, _trends(engine, document, office))
             manifest = staging / "manifest.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,19 @@ def previous_summary(path: Path) -> dict | None:
 
 def to_json(document: dict) -> bytes:
     """Compact UTF-8 JSON, one school per line, so a national file stays small and still diffs line by line."""
+    return b"".join(_json_parts(document))
+
+
+def write_json(document: dict, path: Path) -> None:
+    """`to_json`'s bytes written to `path` a school at a time: a national document (100 MB of JSON) is never held
+    whole in memory, nor copied while it is joined."""
+    with path.open("wb") as f:
+        f.writelines(_json_parts(document))
+
+
+def _json_parts(document: dict) -> Iterator[bytes]:
     head = {k: v for k, v in document.items() if k != "schools"}
-    lines = b",\n".join(orjson.dumps(s) for s in document["schools"])
-    return orjson.dumps(head)[:-1] + b',"schools":[\n' + lines + b"\n]}\n"
+    yield orjson.dumps(head)[:-1] + b',"schools":[\n'
+    for i, school in enumerate(document["schools"]):
+        yield orjson.dumps(school) if i == 0 else b",\n" + orjson.dumps(school)
+    yield b"\n]}\n"
