@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 
 from antt.checks.validate import ISSUE_COLUMNS
 from antt.config import Config
@@ -86,12 +92,16 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
     wb = Workbook(write_only=True)
     styles = _Styles(grades)
     headers = list(words.columns.model_dump().values())
-    _ranking_sheet(wb, words.ranking_sheet, headers, rows, r["grade"], styles)
+    names, marks = _criteria_cells(ranked, criteria, config)
+    # openpyxl spends ~5 µs on each cell; rows of plain values are written as the same XML directly (`_SheetRows`)
+    direct = _plain(rows.to_numpy().ravel()) and _plain(criteria.index) and _plain(names) \
+        and _plain(marks.to_numpy().ravel())
+    _ranking_sheet(wb, words.ranking_sheet, headers, rows, r["grade"], styles, direct)
     for level in config.form.levels:
         mask = (r["level"] == level).to_numpy()
         if mask.any():
-            _ranking_sheet(wb, levels.get(level, level)[:31], headers, rows[mask], r["grade"][mask], styles)
-    _criteria_sheets(wb, ranked, criteria, config, styles)
+            _ranking_sheet(wb, levels.get(level, level)[:31], headers, rows[mask], r["grade"][mask], styles, direct)
+    _criteria_sheets(wb, criteria, names, marks, config, styles, direct)
     wb.save(path)
 
 
@@ -115,15 +125,16 @@ def _header(ws, names: list[str], styles: _Styles) -> None:
 
 
 def _ranking_sheet(wb: Workbook, title: str, headers: list[str], rows: pd.DataFrame, grade_ids: pd.Series,
-                   styles: _Styles) -> None:
+                   styles: _Styles, direct: bool = False) -> None:
     ws = wb.create_sheet(title)
     for i, width in enumerate(_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
     _header(ws, headers, styles)
-    for values, gid in zip(rows.itertuples(index=False, name=None), grade_ids.tolist(), strict=True):
-        values = list(values)
+
+    def styled(values: list, gid: object) -> list:
+        """The row's cells as openpyxl is given them: the time, score and grade carry a style."""
         at = WriteOnlyCell(ws, value=values[7])
         at.number_format = "dd/mm/yyyy hh:mm"
         score = WriteOnlyCell(ws, value=values[10])
@@ -131,24 +142,147 @@ def _ranking_sheet(wb: Workbook, title: str, headers: list[str], rows: pd.DataFr
         grade = WriteOnlyCell(ws, value=values[11])
         if isinstance(gid, str):
             grade.fill, grade.font = styles.grade_fill[gid], styles.grade_font
-        ws.append(values[:7] + [at] + values[8:10] + [score, grade])
+        return values[:7] + [at] + values[8:10] + [score, grade]
+
+    pairs = zip(rows.itertuples(index=False, name=None), grade_ids.tolist(), strict=True)
+    if not direct:
+        for values, gid in pairs:
+            ws.append(styled(list(values), gid))
+        return
+    sheet = _SheetRows(ws)
+    for values, gid in pairs:
+        values = list(values)
+        # a style depends on the kind of value (openpyxl gives a time its own format first) and on the grade
+        sheet.row(values, {7: type(values[7]), 10: None, 11: gid if isinstance(gid, str) else None},
+                  partial(styled, values, gid))
+    sheet.close()
 
 
-def _criteria_sheets(wb: Workbook, ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config,
-                     styles: _Styles) -> None:
+def _criteria_cells(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config) -> tuple[pd.Series, pd.DataFrame]:
+    """The criteria sheet's school names (in `criteria`'s order) and its marks."""
+    words = config.labels.workbook
+    names = ranked.set_index("school_code")["school_name"].reindex(criteria.index).map(neutralise)
+    marks = criteria.astype(object).replace({True: words.criterion_met, False: words.criterion_not_met})
+    return names, marks.where(criteria.notna(), None)
+
+
+def _criteria_sheets(wb: Workbook, criteria: pd.DataFrame, names: pd.Series, marks: pd.DataFrame, config: Config,
+                     styles: _Styles, direct: bool = False) -> None:
     cs, words = config.criteria, config.labels.workbook
     crit = wb.create_sheet(words.criteria_sheet)
     crit.freeze_panes = "C2"
     crit.auto_filter.ref = f"A1:{get_column_letter(len(cs.criteria) + 2)}{len(criteria) + 1}"
     _header(crit, [words.columns.school_code, words.columns.school_name] + [c.id for c in cs.criteria], styles)
-    names = ranked.set_index("school_code")["school_name"].reindex(criteria.index).map(neutralise)
-    marks = criteria.astype(object).replace({True: words.criterion_met, False: words.criterion_not_met})
-    marks = marks.where(criteria.notna(), None)
     rows = marks.itertuples(index=False, name=None)
-    for code, name, values in zip(criteria.index, names.tolist(), rows, strict=True):
-        crit.append([code, name, *values])
+    if direct:
+        sheet = _SheetRows(crit)
+        for code, name, values in zip(criteria.index, names.tolist(), rows, strict=True):
+            sheet.row([code, name, *values])
+        sheet.close()
+    else:
+        for code, name, values in zip(criteria.index, names.tolist(), rows, strict=True):
+            crit.append([code, name, *values])
     legend = wb.create_sheet(words.legend_sheet)
     _header(legend, list(words.legend_columns.model_dump().values()), styles)
     yes, no = config.form.answer_yes, config.form.answer_no
     for c in cs.criteria:
         legend.append([c.id, c.title, yes if c.mandatory else no, c.legal_ref])
+
+
+def _plain(values: Iterable) -> bool:
+    """Whether every value is one `_SheetRows` writes as openpyxl would: None, a finite int or float, a datetime
+    without time zone, or text openpyxl keeps as it is (not a formula, an error code, too long for a cell, nor with
+    a character it refuses)."""
+    for value in set(values):
+        kind = type(value)
+        if value is None or kind is int or (kind is float and math.isfinite(value)):
+            continue
+        if kind is str:
+            if len(value) > 32767 or value in ERROR_CODES or (len(value) > 1 and value.startswith("=")) \
+                    or ILLEGAL_CHARACTERS_RE.search(value):
+                return False
+            continue
+        if isinstance(value, datetime) and value.tzinfo is None:
+            continue
+        return False
+    return True
+
+
+def _xml_text(text: str) -> str:
+    """Text as lxml writes it in a worksheet: markup characters and CR escaped, everything beyond ASCII as a
+    character reference."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    return text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+class _SheetRows:
+    """A write-only worksheet's rows written as the XML openpyxl writes for them (`_plain` values only), a few times
+    faster: after the header row openpyxl wrote, the sheet is closed and its rows go into the temporary file openpyxl
+    then packs. Styles stay openpyxl's: the first cell of each kind of styled cell is built as openpyxl is given it
+    (`cells`), in row order, so fonts, fills, formats and style ids are registered in the order openpyxl would."""
+
+    def __init__(self, ws) -> None:
+        self.ws, self.parts, self.row_idx = ws, [], 1
+        self.epoch = ws.parent.epoch
+        self.letters: list[str] = []
+        self.bodies: dict[object, str] = {}  # value → what follows the cell's style attribute
+        self.styles: dict[tuple, str] = {}  # (column, kind) → ' s="…"'
+        ws.close()  # openpyxl writes the header row and the tail
+        self.head, self.tail = self._read().split(b"</sheetData>", 1)
+
+    def _read(self) -> bytes:
+        with open(self.ws._writer.out, "rb") as f:
+            return f.read()
+
+    def _body(self, value: object) -> str:
+        try:
+            return self.bodies[value]
+        except KeyError:
+            pass
+        if isinstance(value, str):
+            if value == "":
+                body = ' t="inlineStr"></c>'
+            else:
+                space = ' xml:space="preserve"' if value != value.strip() else ""
+                body = f' t="inlineStr"><is><t{space}>{_xml_text(value)}</t></is></c>'
+        elif isinstance(value, datetime):
+            body = f' t="n"><v>{to_excel(value, self.epoch):.16g}</v></c>'
+        else:
+            body = f' t="n"><v>{value:.16g}</v></c>'
+        if len(self.bodies) < 100_000:
+            self.bodies[value] = body
+        return body
+
+    def row(self, values: list, styled: dict[int, object] | None = None,
+            cells: Callable[[], list] | None = None) -> None:
+        """One row of values; the columns in `styled` carry a style that depends on the kind given there, and
+        `cells()` builds the row as openpyxl is given it (WriteOnlyCells for those columns)."""
+        r = self.row_idx = self.row_idx + 1
+        letters = self.letters
+        while len(letters) < len(values):
+            letters.append(get_column_letter(len(letters) + 1))
+        out = [f'<row r="{r}">']
+        if styled and any((col, kind) not in self.styles for col, kind in styled.items()):
+            built = cells()
+            for col in styled:  # in column order, as openpyxl asks for each style id as it writes the cell
+                cell = built[col]
+                self.styles[col, styled[col]] = f' s="{cell.style_id}"' if cell.has_style else ""
+        for col, value in enumerate(values):
+            style = self.styles[col, styled[col]] if styled and col in styled else ""
+            if value is None:
+                if style:
+                    out.append(f'<c r="{letters[col]}{r}"{style} t="n"></c>')
+                continue
+            out.append(f'<c r="{letters[col]}{r}"{style}{self._body(value)}')
+        out.append("</row>")
+        self.parts.append("".join(out))
+
+    def close(self) -> None:
+        """The sheet's file: openpyxl's header row, these rows, openpyxl's tail."""
+        with open(self.ws._writer.out, "wb") as f:
+            f.write(self.head)
+            for start in range(0, len(self.parts), 5000):
+                f.write("".join(self.parts[start:start + 5000]).encode("ascii"))
+            f.write(b"</sheetData>")
+            f.write(self.tail)
+        self.parts = []

@@ -1,0 +1,65 @@
+"""ranking.xlsx: rows of plain values are written as XML directly (`tables._SheetRows`), not cell by cell through
+openpyxl; the workbook must be the one openpyxl writes, member for member."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import datetime
+
+import pytest
+from conftest import Sheet, evaluate
+
+from antt.outputs import tables
+
+HOSTILE = ["  leading and trailing  ", "a & b < c > d \"quoted\" 'single'", "tab\there", "line\nbreak", "cr\rhere",
+           "Trường Tiểu học Lê Lợi – số 2", "emoji 😀 and ‘curly’", "", " ", "'=1+1", "ends with space "]
+
+
+def _members(path) -> dict[str, bytes]:
+    """The workbook's files, but its creation time (docProps/core.xml holds the time it was written)."""
+    with zipfile.ZipFile(path) as book:
+        return {name: book.read(name) for name in book.namelist() if name != "docProps/core.xml"}
+
+
+@pytest.fixture(scope="module")
+def results(config, registry):
+    """A district's results with some schools missing (no time, score or grade) and some failing."""
+    sheet = Sheet(config, registry)
+    codes = registry["school_code"].tolist()
+    for i, code in enumerate(codes[:-3]):
+        sheet.add(code, at=f"{1 + i % 9}/6/2026 8:{i % 60:02d}:00", **({"B1": "3"} if i % 4 == 0 else {}))
+    return evaluate(sheet.raw(), config, registry)[2]
+
+
+def _both(ranked, criteria, config, tmp_path, monkeypatch) -> tuple[dict, dict]:
+    direct = tmp_path / "direct.xlsx"
+    tables.ranking_xlsx(ranked, criteria, config, direct)
+    monkeypatch.setattr(tables, "_plain", lambda values: False)  # every cell through openpyxl, as before
+    cells = tmp_path / "cells.xlsx"
+    tables.ranking_xlsx(ranked, criteria, config, cells)
+    return _members(direct), _members(cells)
+
+
+def test_the_workbook_written_directly_is_openpyxls_own(results, config, tmp_path, monkeypatch):
+    direct, cells = _both(results.ranked, results.criteria, config, tmp_path, monkeypatch)
+    assert list(direct) == list(cells)
+    assert direct == cells
+    assert b"</row>" in direct["xl/worksheets/sheet1.xml"]  # the rows are there, not only the header
+
+
+def test_text_that_needs_escaping_is_written_as_openpyxl_writes_it(results, config, tmp_path, monkeypatch):
+    ranked = results.ranked.copy()
+    names = ranked["school_name"].tolist()
+    names[: len(HOSTILE)] = HOSTILE
+    ranked["school_name"] = names
+    ranked["ward"] = ranked["ward"].where(ranked.index % 2 == 0, "  phường 1 & 2 ")
+    assert tables._plain(tables._safe_text(ranked[["school_name", "ward"]]).to_numpy().ravel())
+    direct, cells = _both(ranked, results.criteria, config, tmp_path, monkeypatch)
+    assert direct == cells
+
+
+@pytest.mark.parametrize("value", ["#N/A", "a\x01b", "x" * 40_000, float("nan"), True,
+                                   datetime(2026, 6, 9, 8, 0).astimezone()])
+def test_a_value_openpyxl_treats_specially_sends_the_workbook_through_openpyxl(value):
+    assert not tables._plain(["plain", value])
+    assert tables._plain(["plain", 1, 2.5, None, datetime(2026, 6, 9, 8, 0)])
