@@ -19,7 +19,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -71,8 +71,7 @@ from antt.store.faults import checkpoint
 from antt.store.locks import ensure_free
 
 log = logging.getLogger("antt.pipeline")
-BACKGROUND_WORKBOOK_MIN = 2000
-SCORECARD_POOL_MIN = 2000  # from this many schools, scorecards are rendered by one process per core
+SCORECARD_POOL_MIN = 2000  # from this many schools, scorecards and workbook are written by one process per core
 SCORECARD_CHUNK = 1000  # schools per task of that pool
 FORMS_SNAPSHOT = ".json"  # what the gform: source archives; passed as --source, it is read again
 PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2", "openpyxl", "babel", "pydantic",
@@ -531,10 +530,8 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     if previous is None and not history.is_recorded(engine, previous_id, run.office):
         previous = previous_summary(run.out / previous_id / "results.json")
     background: dict[str, float] = {}  # work done by other processes while this one went on: their own times
-    with staged_folder(final) as staging, _workbook_executor(len(res.ranked)) as workbook_process, _frozen_heap():
+    with staged_folder(final) as staging, _frozen_heap():
         with stage("write_files", timings):
-            workbook = workbook_process.submit(_timed, time.monotonic(), ranking_xlsx, res.ranked, res.criteria,
-                                               config, staging / "ranking.xlsx")
             document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
                                       edits=prep.versions.edits if prep.versions else [],
                                       replies=replies_document(replies.queue, replies.changes,
@@ -546,25 +543,29 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
                 (staging / "replies.csv").write_bytes(csv_bytes(replies.queue[REPLY_COLUMNS]))
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
-        # a large registry's scorecards are rendered by other processes from here on, while this one goes on
-        with _scorecards(staging, document, config, _trends(engine, document, run.office)) as scorecards_done:
-            with stage("render_report", timings):
-                footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
-                _write_report(staging, document, config, footer)
-            with stage("render_scorecards", timings):  # with a pool: the wait for it, its own time is background
-                scorecards = scorecards_done()
-            if scorecards.processes > 1:
-                background["render_scorecards"] = scorecards.seconds
+        footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
+        # for a large registry, forked processes write these and the scorecards from here on, longest first,
+        # while this one renders report.html and the data quality page; for a district, each is written when
+        # waited for
+        jobs = {"report_docx": lambda: _write_docx(staging, document, config, footer),
+                "unit_pages": lambda: _write_pages(staging / "units", render_units(document, config)),
+                "write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
+        with _scorecards(staging, document, config, _trends(engine, document, run.office), jobs=jobs) as pool:
             with stage("render_data_quality", timings):
                 contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
                 (staging / "data_quality.html").write_text(
                     render_data_quality(document, config, contacts, data_docs="data_docs/index.html"),
                     encoding="utf-8")
                 write_data_docs(validation.result, staging / "data_docs")
-            with stage("finish_workbook", timings):  # in a second process: the wait for it
-                seconds = workbook.result()
-            if not isinstance(workbook_process, _Inline):
-                background["write_workbook"] = seconds
+            with stage("render_report", timings):  # report.html, then (with a pool) the wait for docx and units
+                (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
+                done = {name: pool.wait(name) for name in ("report_docx", "unit_pages")}
+            with stage("render_scorecards", timings):  # with a pool: the wait for it
+                scorecards = pool.scorecards()
+            with stage("finish_workbook", timings):  # with a pool: the wait for it
+                done["write_workbook"] = pool.wait("write_workbook")
+            if scorecards.processes > 1:
+                background |= {"render_scorecards": scorecards.seconds, **done}
         manifest = _manifest(run, received, staging, timings, replies.received if replies else None, background)
         _write_manifest(staging, manifest)
     try:
@@ -577,13 +578,6 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     return Written(final, timings)
 
 
-def _timed(submitted: float, fn: Callable, *args: Any) -> float:
-    """Call `fn(*args)` (in a background process) and return the seconds from `submitted` (time.monotonic() in the
-    process that submitted it: the same clock in every process) to its end, start-up of the process included."""
-    fn(*args)
-    return round(time.monotonic() - submitted, 3)
-
-
 def is_draft(run: Run) -> bool:
     """A run that started before the cycle's reply window closed (the deadline-day run, and any run by hand until
     the end of `reply_closes`) is a draft: schools may still reply, so its results are not yet the cycle's."""
@@ -594,11 +588,17 @@ def _write_report(folder: Path, document: dict, config: Config, run: dict, pdf: 
     """report.html, the official report.docx (and, asked for, report.pdf) and, for a registry too large to list
     whole, the unit pages."""
     (folder / "report.html").write_text(render_report(document, config, run), encoding="utf-8")
-    official = official_report(document, config, run, load_notes(config, document["cycle"]["id"]))
-    (folder / "report.docx").write_bytes(render_docx(official, config))
+    official = _write_docx(folder, document, config, run)
     if pdf:
         write_report_pdf(official, folder / "report.pdf")
     _write_pages(folder / "units", render_units(document, config))
+
+
+def _write_docx(folder: Path, document: dict, config: Config, run: dict) -> dict:
+    """The official report.docx; returns the official report's content it was rendered from."""
+    official = official_report(document, config, run, load_notes(config, document["cycle"]["id"]))
+    (folder / "report.docx").write_bytes(render_docx(official, config))
+    return official
 
 
 def _trends(engine, document: dict, office: str) -> dict[str, list[dict]]:
@@ -609,8 +609,14 @@ def _trends(engine, document: dict, office: str) -> dict[str, list[dict]]:
 def write_scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
                      chunk: int = SCORECARD_CHUNK) -> None:
     """`<folder>/style.css` and `<folder>/schools/<code>.html` for every school of `document` (see `_scorecards`)."""
-    with _scorecards(folder, document, config, trends, processes, chunk) as done:
-        done()
+    with _scorecards(folder, document, config, trends, processes, chunk) as pool:
+        pool.scorecards()
+
+
+def _processes(schools: int) -> int:
+    """How many processes write a registry's scorecards (and its workbook): one per core from SCORECARD_POOL_MIN
+    schools, else this one."""
+    return (os.cpu_count() or 1) if schools >= SCORECARD_POOL_MIN else 1
 
 
 @dataclass(frozen=True)
@@ -622,18 +628,27 @@ class Rendered:
     seconds: float
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """What `_scorecards` gives its block: `scorecards()` returns once every page is written, `wait(name)` once the
+    job of that name is done (its seconds: with a pool, from the pool's start to the job's end)."""
+
+    scorecards: Callable[[], Rendered]
+    wait: Callable[[str], float]
+
+
 @contextmanager
 def _scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
-                chunk: int = SCORECARD_CHUNK) -> Iterator[Callable[[], Rendered]]:
-    """Write the scorecards and the stylesheet they share; the block gets the function that returns once they are
-    all written (with how, `Rendered`). For `processes` > 1 (by default: one per core from SCORECARD_POOL_MIN
-    schools) chunks of `chunk` schools go at once to a pool of forked processes, which inherit the document rather
-    than receive a copy and write their pages themselves while the block goes on; each page depends on its school
-    alone, so the bytes are those one process writes. With one process, the pages are written when that function is
-    called."""
+                chunk: int = SCORECARD_CHUNK, jobs: Mapping[str, Callable[[], Any]] | None = None) -> Iterator[_Pool]:
+    """Write the scorecards and the stylesheet they share; the block gets a `_Pool` to wait for them with. For
+    `processes` > 1 (by default: `_processes`) a pool of forked processes takes the `jobs` (other files to write, in
+    the order given), then chunks of `chunk` schools; they inherit the document rather than receive a copy and write
+    their files themselves while the block goes on; each page depends on its school alone, so the bytes are those
+    one process writes. With one process, the pages are written, and each job is run, when waited for."""
+    jobs = dict(jobs or {})
     count = len(document["schools"])
     if processes is None:
-        processes = (os.cpu_count() or 1) if count >= SCORECARD_POOL_MIN else 1
+        processes = _processes(count)
     (folder / STYLESHEET).write_text(stylesheet(), encoding="utf-8")
     pages = folder / "schools"
     pages.mkdir()
@@ -643,24 +658,33 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
             _write_pages(pages, render_scorecards(document, config, trends))
             return Rendered(1, round(time.monotonic() - start, 3))
 
-        yield inline
+        def run_job(name: str) -> float:
+            start = time.monotonic()
+            jobs.pop(name)()
+            return round(time.monotonic() - start, 3)
+
+        yield _Pool(inline, run_job)
         return
     parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
-    _FORKED["scorecards"] = (pages, document, config, trends)
+    _FORKED["scorecards"] = (pages, document, config, trends, jobs)
     try:
-        with ProcessPoolExecutor(max_workers=min(processes, len(parts)),
+        with ProcessPoolExecutor(max_workers=min(processes, len(parts) + len(jobs)),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             start = time.monotonic()
-            futures = [pool.submit(_scorecard_part, part) for part in parts]  # the workers fork here
+            submitted = {name: pool.submit(_forked_job, name) for name in jobs}  # the workers fork here
+            futures = [pool.submit(_scorecard_part, part) for part in parts]
 
             def done() -> Rendered:
                 ended = max(future.result() for future in futures)
                 return Rendered(min(processes, len(parts)), round(ended - start, 3))
 
+            def wait(name: str) -> float:
+                return round(submitted[name].result() - start, 3)
+
             try:
-                yield done
+                yield _Pool(done, wait)
             finally:
-                for future in futures:
+                for future in [*futures, *submitted.values()]:
                     future.cancel()
     finally:
         del _FORKED["scorecards"]
@@ -671,8 +695,14 @@ _FORKED: dict[str, tuple] = {}  # what a forked pool's workers read, set by the 
 
 def _scorecard_part(part: slice) -> float:
     """Write one part's pages in a forked worker; returns when it finished (time.monotonic(), one clock for all)."""
-    pages, document, config, trends = _FORKED["scorecards"]
+    pages, document, config, trends, _jobs = _FORKED["scorecards"]
     _write_pages(pages, render_scorecards(document, config, trends, part))
+    return time.monotonic()
+
+
+def _forked_job(name: str) -> float:
+    """Run a job of the pool in a forked worker; returns when it finished."""
+    _FORKED["scorecards"][4][name]()
     return time.monotonic()
 
 
@@ -712,29 +742,12 @@ def _frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-class _Inline(Executor):
-    """Runs a submitted call at once: the small-registry path of `_workbook_executor`."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def _workbook_executor(schools: int) -> Executor:
-    """ranking.xlsx is the slowest single file to write. For a large registry a second process writes it while this
-    one renders the pages (the machine has two cores); for a district it is written inline."""
-    if schools < BACKGROUND_WORKBOOK_MIN:
-        return _Inline()
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-
 def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float],
               replies: Received | None = None, background: Mapping[str, float] | None = None) -> dict:
-    """The manifest. `timings_s`: this process's stages, one after the other (for work handed to other processes,
-    `render_scorecards` and `finish_workbook` are the wait for it); `background_s`: that work's own time (the
-    scorecards' pool from its start to its last page, ranking.xlsx's process from its start), which overlapped the
-    stages from `write_files` (the workbook) or `render_report` (the scorecards) to that wait."""
+    """The manifest. `timings_s`: this process's stages, one after the other (with a pool of forked processes,
+    `render_report` is report.html and the wait for report.docx and the unit pages, `render_scorecards` and
+    `finish_workbook` the wait for those); `background_s`: the pool's work, each from the pool's start to its end
+    (`render_scorecards` to the last page's), which overlapped the stages from `render_data_quality` on."""
     packages = {}
     for name in PACKAGES:
         try:
