@@ -9,6 +9,9 @@ start time, loaded once per run. Each stage's time is its own return value too (
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import gc
 import hashlib
 import json
@@ -544,22 +547,26 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
         footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
-        # for a large registry, forked processes write these and the scorecards from here on, longest first,
-        # while this one renders report.html and the data quality page; for a district, each is written when
-        # waited for
-        jobs = {"report_docx": lambda: _write_docx(staging, document, config, footer),
-                "unit_pages": lambda: _write_pages(staging / "units", render_units(document, config)),
-                "write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
-        with _scorecards(staging, document, config, _trends(engine, document, run.office), jobs=jobs) as pool:
+        processes = _processes(len(document["schools"]))
+        # For a large registry a forked process writes report.docx (its XML tree alone holds 350 MiB at 50,000
+        # schools) while this one writes the data quality page, report.html and the unit pages; then a pool of
+        # forked processes (one per core) writes the workbook and the scorecards. For a district each file is
+        # written when waited for.
+        docx = {"report_docx": lambda: _write_docx(staging, document, config, footer)}
+        with _forked(docx, 1 if processes > 1 else 0) as report_docx:
             with stage("render_data_quality", timings):
                 contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
                 (staging / "data_quality.html").write_text(
                     render_data_quality(document, config, contacts, data_docs="data_docs/index.html"),
                     encoding="utf-8")
                 write_data_docs(validation.result, staging / "data_docs")
-            with stage("render_report", timings):  # report.html, then (with a pool) the wait for docx and units
+            with stage("render_report", timings):  # with a large registry: and the wait for report.docx
                 (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
-                done = {name: pool.wait(name) for name in ("report_docx", "unit_pages")}
+                _write_pages(staging / "units", render_units(document, config))
+                done = {"report_docx": report_docx("report_docx")}
+        workbook = {"write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
+        with _scorecards(staging, document, config, _trends(engine, document, run.office), processes,
+                         jobs=workbook) as pool:
             with stage("render_scorecards", timings):  # with a pool: the wait for it
                 scorecards = pool.scorecards()
             with stage("finish_workbook", timings):  # with a pool: the wait for it
@@ -645,7 +652,6 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
     the order given), then chunks of `chunk` schools; they inherit the document rather than receive a copy and write
     their files themselves while the block goes on; each page depends on its school alone, so the bytes are those
     one process writes. With one process, the pages are written, and each job is run, when waited for."""
-    jobs = dict(jobs or {})
     count = len(document["schools"])
     if processes is None:
         processes = _processes(count)
@@ -658,52 +664,96 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
             _write_pages(pages, render_scorecards(document, config, trends))
             return Rendered(1, round(time.monotonic() - start, 3))
 
-        def run_job(name: str) -> float:
-            start = time.monotonic()
-            jobs.pop(name)()
-            return round(time.monotonic() - start, 3)
-
-        yield _Pool(inline, run_job)
+        with _forked(jobs or {}, 0) as wait:
+            yield _Pool(inline, wait)
         return
     parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
-    _FORKED["scorecards"] = (pages, document, config, trends, jobs)
+    _FORKED["scorecards"] = (pages, document, config, trends)
     try:
-        with ProcessPoolExecutor(max_workers=min(processes, len(parts) + len(jobs)),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
-            start = time.monotonic()
-            submitted = {name: pool.submit(_forked_job, name) for name in jobs}  # the workers fork here
+        with _forked(jobs or {}, min(processes, len(parts) + len(jobs or {}))) as wait:
+            pool, start = _FORKED["pool"], time.monotonic()
             futures = [pool.submit(_scorecard_part, part) for part in parts]
 
             def done() -> Rendered:
                 ended = max(future.result() for future in futures)
                 return Rendered(min(processes, len(parts)), round(ended - start, 3))
 
-            def wait(name: str) -> float:
-                return round(submitted[name].result() - start, 3)
-
             try:
                 yield _Pool(done, wait)
             finally:
-                for future in [*futures, *submitted.values()]:
+                for future in futures:
                     future.cancel()
     finally:
         del _FORKED["scorecards"]
 
 
-_FORKED: dict[str, tuple] = {}  # what a forked pool's workers read, set by the parent before it forks them
+@contextmanager
+def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[Callable[[str], float]]:
+    """Run `jobs` (name → function writing a file), in the order given, in a pool of `processes` forked processes
+    that inherit what they read; the block gets `wait(name)`, which returns once that job is done, with its seconds
+    from the pool's start (`_FORKED["pool"]` takes more work in the block). With no process (0), each job runs in
+    this one when waited for, its seconds its own."""
+    jobs = dict(jobs)
+    if processes < 1:
+        def run_job(name: str) -> float:
+            start = time.monotonic()
+            jobs.pop(name)()
+            return round(time.monotonic() - start, 3)
+
+        yield run_job
+        return
+    _FORKED["jobs"] = jobs
+    _release_memory()  # the workers would each inherit (and count) what this process freed
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            _FORKED["pool"], start = pool, time.monotonic()
+            submitted = {name: pool.submit(_forked_job, name) for name in jobs}  # the workers fork here
+
+            def wait(name: str) -> float:
+                return round(submitted[name].result() - start, 3)
+
+            try:
+                yield wait
+            finally:
+                for future in submitted.values():
+                    future.cancel()
+    finally:
+        del _FORKED["jobs"]
+        _FORKED.pop("pool", None)
+
+
+_FORKED: dict[str, Any] = {}  # what a forked pool's workers read, set by the parent before it forks them
 
 
 def _scorecard_part(part: slice) -> float:
     """Write one part's pages in a forked worker; returns when it finished (time.monotonic(), one clock for all)."""
-    pages, document, config, trends, _jobs = _FORKED["scorecards"]
+    pages, document, config, trends = _FORKED["scorecards"]
     _write_pages(pages, render_scorecards(document, config, trends, part))
     return time.monotonic()
 
 
 def _forked_job(name: str) -> float:
-    """Run a job of the pool in a forked worker; returns when it finished."""
-    _FORKED["scorecards"][4][name]()
+    """Run a job of the pool in a forked worker; returns when it finished. The memory the job freed goes back to the
+    system at once, not kept by the worker for the rest of the run."""
+    _FORKED["jobs"][name]()
+    _release_memory()
     return time.monotonic()
+
+
+def _release_memory() -> None:
+    """Collect what is garbage now and give the heap's free memory back to the system (glibc keeps what a process
+    freed for its next allocations: a forked worker would hold its largest job's peak for the rest of the run, and
+    forked workers would inherit this process's free heap). Without glibc: the collection only."""
+    gc.collect()
+    try:
+        _libc().malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 def _write_manifest(folder: Path, manifest: dict, atomic: bool = False) -> None:
