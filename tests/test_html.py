@@ -12,7 +12,14 @@ from conftest import REPO, Sheet, run_stages
 from antt.config import load_config
 from antt.intake.registry import load_registry
 from antt.outputs.document import build_document, previous_summary, to_json
-from antt.outputs.html import inline_stylesheet, render_report, render_scorecards, render_units, stylesheet
+from antt.outputs.html import (
+    Scorecards,
+    inline_stylesheet,
+    render_report,
+    render_scorecards,
+    render_units,
+    stylesheet,
+)
 from antt.pipeline import write_scorecards
 from antt.text import vi_number
 
@@ -352,6 +359,15 @@ def test_scorecards_rendered_by_a_pool_are_the_bytes_one_process_writes(national
     assert all((one / "schools" / n).read_bytes() == (pool / "schools" / n).read_bytes() for n in names)
     assert (one / "style.css").read_text(encoding="utf-8") == (pool / "style.css").read_text(encoding="utf-8") \
         == stylesheet()
+
+
+def test_one_renderer_gives_the_same_pages_part_after_part_as_the_whole_at_once(national):
+    """A forked worker renders its chunks with one `Scorecards`, keeping the rows it rendered for the next chunk."""
+    document, config = national
+    whole = list(render_scorecards(document, config))
+    renderer = Scorecards(document, config)
+    parts = [page for start in range(0, len(whole), 5) for page in renderer.pages(slice(start, start + 5))]
+    assert parts == whole
 
 
 def test_below_the_threshold_the_report_lists_every_school_and_there_are_no_unit_pages(h1, national):

@@ -498,28 +498,42 @@ def render_scorecards(document: dict, config: Config, trends: dict[str, list[dic
     """One scorecard per school in the document (or in its `part` of the schools): (school_code, html), each linking
     the cycle folder's `STYLESHEET`. `trends` holds each school's results in the cycles before this one (from the
     history database); the scorecard shows them with this cycle's."""
-    scorecard = template("scorecard.html.j2")
-    common = common_context(document, config)
-    rows = _ScorecardRows(config, template("_scorecard.html.j2").make_module(common))
-    ui = ui_macros(common)
-    in_level = Counter(s["level"] for s in document["schools"])
-    issues_of = _issues_by_school(document)
-    ranked, set_id = len(document["schools"]), config.criteria.id
-    cycle, trends = document["cycle"], trends or {}
-    # Templates get `school` as an attribute view: `school.ward` on a dict is a failed getattr before the lookup.
-    for school in document["schools"][part]:
-        sections, earned, possible = rows.indicator_sections(school)
-        trend = trends.get(school["school_code"])
-        if trend:
-            trend = [*trend, {"cycle": cycle["id"], "label": cycle["label"], "period_end": cycle["period_end"],
-                              **{k: school[k] for k in ("status", "verdict", "score", "rank_overall")}}]
-        yield school["school_code"], scorecard.render(
-            **common, ui=ui, stylesheet=f"../{STYLESHEET}", school=SimpleNamespace(**school),
-            notice=rows.notices.get(school["status"], ""), failed=rows.failed_items(school),
-            criteria_rows=rows.criteria_rows(school),
-            indicator_sections=sections, earned=earned, possible=possible,
-            answer_sections=rows.answer_sections(school), issues=issues_of.get(school["school_code"], []),
-            others=[(k, v) for k, v in school["verdicts_by_set"].items() if k != set_id and v],
-            questions=config.form.by_id, ranked=ranked, ranked_in_level=in_level[school["level"]],
-            trend=trend, trend_chart=_trend_chart(trend) if trend else "",
-        )
+    return Scorecards(document, config, trends).pages(part)
+
+
+class Scorecards:
+    """`render_scorecards` for one document, set up once and rendering any part of its schools: a process that
+    renders the schools in many parts (a forked worker's chunks) keeps the rows it rendered from one part to the
+    next instead of setting up and rendering them again for each."""
+
+    def __init__(self, document: dict, config: Config, trends: dict[str, list[dict]] | None = None):
+        self.document, self.config, self.trends = document, config, trends or {}
+        self.scorecard = template("scorecard.html.j2")
+        self.common = common_context(document, config)
+        self.rows = _ScorecardRows(config, template("_scorecard.html.j2").make_module(self.common))
+        self.ui = ui_macros(self.common)
+        self.in_level = Counter(s["level"] for s in document["schools"])
+        self.issues_of = _issues_by_school(document)
+
+    def pages(self, part: slice = slice(None)) -> Iterator[tuple[str, str]]:
+        document, config, rows, common = self.document, self.config, self.rows, self.common
+        issues_of, in_level, trends, ui, scorecard = self.issues_of, self.in_level, self.trends, self.ui, self.scorecard
+        ranked, set_id = len(document["schools"]), config.criteria.id
+        cycle = document["cycle"]
+        # Templates get `school` as an attribute view: `school.ward` on a dict is a failed getattr before the lookup.
+        for school in document["schools"][part]:
+            sections, earned, possible = rows.indicator_sections(school)
+            trend = trends.get(school["school_code"])
+            if trend:
+                trend = [*trend, {"cycle": cycle["id"], "label": cycle["label"], "period_end": cycle["period_end"],
+                                  **{k: school[k] for k in ("status", "verdict", "score", "rank_overall")}}]
+            yield school["school_code"], scorecard.render(
+                **common, ui=ui, stylesheet=f"../{STYLESHEET}", school=SimpleNamespace(**school),
+                notice=rows.notices.get(school["status"], ""), failed=rows.failed_items(school),
+                criteria_rows=rows.criteria_rows(school),
+                indicator_sections=sections, earned=earned, possible=possible,
+                answer_sections=rows.answer_sections(school), issues=issues_of.get(school["school_code"], []),
+                others=[(k, v) for k, v in school["verdicts_by_set"].items() if k != set_id and v],
+                questions=config.form.by_id, ranked=ranked, ranked_in_level=in_level[school["level"]],
+                trend=trend, trend_chart=_trend_chart(trend) if trend else "",
+            )
