@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -533,37 +533,44 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     if previous is None and not history.is_recorded(engine, previous_id, run.office):
         previous = previous_summary(run.out / previous_id / "results.json")
     background: dict[str, float] = {}  # work done by other processes while this one went on: their own times
-    with staged_folder(final) as staging, _frozen_heap():
+    processes = _processes(len(res.ranked))
+    with staged_folder(final) as staging, _frozen_heap(), ExitStack() as docx_process:
         with stage("write_files", timings):
             document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
                                       edits=prep.versions.edits if prep.versions else [],
                                       replies=replies_document(replies.queue, replies.changes,
                                                                (cycle.deadline_at, cycle.reply_closes_at))
                                       if replies else None)
+            # For a large registry a forked process writes report.docx from here on (its XML tree alone holds
+            # 350 MiB at 50,000 schools) while this one writes the other files, the data quality page, report.html
+            # and the unit pages; then a pool of forked processes (one per core) writes the workbook and the
+            # scorecards. For a district each file is written when waited for. The official report reads only
+            # the run's start from the footer.
+            started = {"started_at": run.started_at.isoformat(timespec="seconds")}
+            report_docx = docx_process.enter_context(_forked(
+                {"report_docx": lambda: _write_docx(staging, document, config, started)}, 1 if processes > 1 else 0))
             write_json(document, staging / "results.json")
             checkpoint("staged:results.json")
             if replies:
                 (staging / "replies.csv").write_bytes(csv_bytes(replies.queue[REPLY_COLUMNS]))
             (staging / "ranking.csv").write_bytes(csv_bytes(ranking_frame(res)))
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
-        footer = {"started_at": run.started_at.isoformat(timespec="seconds"), "timings": dict(timings)}
-        processes = _processes(len(document["schools"]))
-        # For a large registry a forked process writes report.docx (its XML tree alone holds 350 MiB at 50,000
-        # schools) while this one writes the data quality page, report.html and the unit pages; then a pool of
-        # forked processes (one per core) writes the workbook and the scorecards. For a district each file is
-        # written when waited for.
-        docx = {"report_docx": lambda: _write_docx(staging, document, config, footer)}
-        with _forked(docx, 1 if processes > 1 else 0) as report_docx:
-            with stage("render_data_quality", timings):
-                contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
-                (staging / "data_quality.html").write_text(
-                    render_data_quality(document, config, contacts, data_docs="data_docs/index.html"),
-                    encoding="utf-8")
-                write_data_docs(validation.result, staging / "data_docs")
-            with stage("render_report", timings):  # with a large registry: and the wait for report.docx
-                (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
-                _write_pages(staging / "units", render_units(document, config))
-                done = {"report_docx": report_docx("report_docx")}
+        footer = started | {"timings": dict(timings)}
+        if processes > 1:  # while report.docx takes its peak, this process keeps none of what it freed
+            _release_memory()
+        with stage("render_data_quality", timings):
+            contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
+            (staging / "data_quality.html").write_text(
+                render_data_quality(document, config, contacts, data_docs="data_docs/index.html"),
+                encoding="utf-8")
+            write_data_docs(validation.result, staging / "data_docs")
+        if processes > 1:
+            _release_memory()
+        with stage("render_report", timings):  # with a large registry: and the wait for report.docx
+            (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
+            _write_pages(staging / "units", render_units(document, config))
+            done = {"report_docx": report_docx("report_docx")}
+            docx_process.close()  # its process has ended: the pool below forks from this one alone
         workbook = {"write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
         with _scorecards(staging, document, config, _trends(engine, document, run.office), processes,
                          jobs=workbook) as pool:
@@ -813,7 +820,8 @@ def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, 
     """The manifest. `timings_s`: this process's stages, one after the other (for a large registry `render_report`
     is report.html, the unit pages and the wait for report.docx, `render_scorecards` and `finish_workbook` the wait
     for the pool's scorecards and ranking.xlsx); `background_s`: what forked processes did meanwhile, each from its
-    process's or pool's start to its end: `report_docx` overlapped `render_data_quality` and `render_report`,
+    process's or pool's start to its end: `report_docx` overlapped the end of `write_files` (from the document on),
+    `render_data_quality` and `render_report`,
     `render_scorecards` (to the last page's end) and `write_workbook` overlapped `render_scorecards`."""
     packages = {}
     for name in PACKAGES:
