@@ -514,3 +514,25 @@ def test_a_run_before_the_reply_window_closes_is_a_draft_and_no_earlier_folder_s
         (f"{year}-H1", True), (f"{year}-Y", True)]
     past = run_stages(source, REPO / "config", tmp_path / "past", "2025-Y", schools)
     assert not is_draft(past.run)
+
+
+def test_sqlite_stores_the_school_rows_sqlalchemy_would(docs, tmp_path):
+    """On SQLite the school rows go straight to the driver (`history._insert_many`): the same values, of the same
+    SQLite types, as SQLAlchemy's own executemany stores."""
+    _, rows = history.prepare_cycle(docs["2026-Y"], {"started_at": "2026-12-01T08:00:00+07:00", "timings": {}})
+    stored = []
+    for how in ("direct", "sqlalchemy"):
+        engine = history.open_history(f"sqlite:///{tmp_path / how}.sqlite")
+        with engine.begin() as conn:
+            conn.execute(history.cycles.insert(), {"office": "", "id": "2026-Y", "kind": "Y", "kpis": {},
+                                                   "recorded_at": datetime.now(UTC)})
+            if how == "direct":
+                history._insert_many(conn, history.school_results, rows)
+            else:
+                conn.execute(history.school_results.insert(), rows)
+        with engine.connect() as conn:
+            stored.append(conn.exec_driver_sql(
+                "SELECT *, typeof(on_time), typeof(score), typeof(criteria) FROM school_results ORDER BY position")
+                .all())
+        engine.dispose()
+    assert len(stored[0]) == len(rows) and stored[0] == stored[1]

@@ -265,9 +265,25 @@ def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict |
                                                    school_results.c.cycle_id == cycle_id))
         conn.execute(cycles.delete().where(cycles.c.office == office, cycles.c.id == cycle_id))
         conn.execute(cycles.insert(), head | {"recorded_at": datetime.now(UTC)})
-        if rows:
+        if rows and conn.dialect.name == "sqlite":
+            _insert_many(conn, school_results, rows)
+        elif rows:
             conn.execute(school_results.insert(), rows)  # executemany
         checkpoint("history:before_commit")
+
+
+def _insert_many(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """`conn.execute(table.insert(), rows)` on SQLite, without SQLAlchemy's handling of each row's parameters (1.2 s
+    of CPU for 50,000 schools): the statement compiled once, each column's values through that column's own bind
+    processor, one executemany on the driver. The same rows are stored."""
+    compiled = table.insert().compile(dialect=conn.dialect)
+    names = compiled.positiontup
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.bind_processor(conn.dialect)
+        columns.append([process(v) for v in values] if process else values)
+    conn.exec_driver_sql(str(compiled), list(zip(*columns, strict=True)))
 
 
 Recording = tuple[dict, list[dict]]
