@@ -542,9 +542,9 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
                                                                (cycle.deadline_at, cycle.reply_closes_at))
                                       if replies else None)
             # For a large registry a forked process writes report.docx from here on (its XML tree alone holds
-            # 350 MiB at 50,000 schools) while this one writes the other files, the data quality page, report.html
-            # and the unit pages; then a pool of forked processes (one per core) writes the workbook and the
-            # scorecards. For a district each file is written when waited for. The official report reads only
+            # 350 MiB at 50,000 schools) while this one writes the other files, the data quality page and
+            # report.html; then a pool of forked processes (one per core) writes the unit pages, the workbook and
+            # the scorecards. For a district each file is written when waited for. The official report reads only
             # the run's start from the footer.
             started = {"started_at": run.started_at.isoformat(timespec="seconds")}
             report_docx = docx_process.enter_context(_forked(
@@ -568,18 +568,19 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             _release_memory()
         with stage("render_report", timings):  # with a large registry: and the wait for report.docx
             (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
-            _write_pages(staging / "units", render_units(document, config))
             done = {"report_docx": report_docx("report_docx")}
             docx_process.close()  # its process has ended: the pool below forks from this one alone
-        workbook = {"write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
+        jobs = {"unit_pages": lambda: _write_pages(staging / "units", render_units(document, config)),
+                "write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
         with _scorecards(staging, document, config, _trends(engine, document, run.office), processes,
-                         jobs=workbook) as pool:
-            # the history's rows are made while the pool works, and recorded once the folder is published: both are
-            # record_history's time
+                         jobs=jobs) as pool:
+            # the history's rows are made while the pool works (not while report.docx holds its peak), and recorded
+            # once the folder is published: both are record_history's time
             preparing = time.perf_counter()
             recording = history.prepare_cycle(document, footer, run.office, is_draft(run))
             preparing = time.perf_counter() - preparing
-            with stage("render_scorecards", timings):  # with a pool: the wait for it
+            with stage("render_scorecards", timings):  # the pages: with a pool, the wait for them
+                done["unit_pages"] = pool.wait("unit_pages")
                 scorecards = pool.scorecards()
             with stage("finish_workbook", timings):  # with a pool: the wait for it
                 done["write_workbook"] = pool.wait("write_workbook")
@@ -825,11 +826,11 @@ def _frozen_heap() -> Iterator[None]:
 def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float],
               replies: Received | None = None, background: Mapping[str, float] | None = None) -> dict:
     """The manifest. `timings_s`: this process's stages, one after the other (for a large registry `render_report`
-    is report.html, the unit pages and the wait for report.docx, `render_scorecards` and `finish_workbook` the wait
-    for the pool's scorecards and ranking.xlsx); `background_s`: what forked processes did meanwhile, each from its
-    process's or pool's start to its end: `report_docx` overlapped the end of `write_files` (from the document on),
-    `render_data_quality` and `render_report`,
-    `render_scorecards` (to the last page's end) and `write_workbook` overlapped `render_scorecards`."""
+    is report.html and the wait for report.docx, `render_scorecards` and `finish_workbook` the wait for the pool's
+    pages (unit pages and scorecards) and ranking.xlsx); `background_s`: what forked processes did meanwhile, each
+    from its process's or pool's start to its end: `report_docx` overlapped the end of `write_files` (from the
+    document on), `render_data_quality` and `render_report`; `unit_pages`, `write_workbook` and `render_scorecards`
+    (to the last scorecard's end) overlapped `render_scorecards` and `finish_workbook`."""
     packages = {}
     for name in PACKAGES:
         try:

@@ -536,3 +536,8 @@ def test_sqlite_stores_the_school_rows_sqlalchemy_would(docs, tmp_path):
                 .all())
         engine.dispose()
     assert len(stored[0]) == len(rows) and stored[0] == stored[1]
+
+
+def test_the_recorded_document_is_compressed_a_school_at_a_time_into_the_same_bytes(docs):
+    for document in docs.values():
+        assert history._compressed(document) == zlib.compress(orjson.dumps(document), 1)
