@@ -129,9 +129,9 @@ def table(rows: dict[int, dict]) -> str:
     sizes = sorted(rows)
 
     def line(label: str, values, fmt: str) -> str:
-        return f"{label:<30}" + "".join(f"{v:>12{fmt}}" for v in values)
+        return f"{label:<34}" + "".join(f"{v:>12{fmt}}" for v in values)
 
-    head = f"{'stage (s)':<30}" + "".join(f"{n:>12,}" for n in sizes)
+    head = f"{'stage (s)':<34}" + "".join(f"{n:>12,}" for n in sizes)
     runs = [rows[n]["antt_run"] for n in sizes]
     lines = [head, "-" * len(head)]
     lines += [line(stage, [r["stages_s"].get(stage, 0) for r in runs], ".2f") for stage in STAGES]
@@ -192,7 +192,7 @@ def main() -> None:
     print(table(rows))
     checks = verdicts(rows)
     for name, check in checks.items():
-        print(f"{name:<30}{check['measured']:>12} (target ≤ {check['target']}) {'met' if check['met'] else 'NOT met'}")
+        print(f"{name:<34}{check['measured']:>12} (target ≤ {check['target']}) {'met' if check['met'] else 'NOT met'}")
     (HERE / "results.json").write_text(json.dumps({"cycle": args.cycle, "seed": args.seed, "cpus": os.cpu_count(),
                                                    "warmup_s": warmups, "sizes": rows, "targets": checks},
                                                   indent=1) + "\n")
