@@ -63,3 +63,17 @@ def test_text_that_needs_escaping_is_written_as_openpyxl_writes_it(results, conf
 def test_a_value_openpyxl_treats_specially_sends_the_workbook_through_openpyxl(value):
     assert not tables._plain(["plain", value])
     assert tables._plain(["plain", 1, 2.5, None, datetime(2026, 6, 9, 8, 0)])
+
+
+def test_the_same_results_give_the_same_workbook_bytes(results, config, tmp_path):
+    """Nothing in ranking.xlsx comes from the clock: its members are dated 1980-01-01 and the workbook itself by its
+    latest submission, so two writes (at any two times) are byte for byte the same file."""
+    first, second = tmp_path / "first.xlsx", tmp_path / "second.xlsx"
+    tables.ranking_xlsx(results.ranked, results.criteria, config, first)
+    tables.ranking_xlsx(results.ranked, results.criteria, config, second)
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as book:
+        assert {info.date_time for info in book.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = book.read("docProps/core.xml").decode()
+    latest = results.ranked["submitted_at"].max().tz_localize(None)
+    assert core.count(f">{latest:%Y-%m-%dT%H:%M:%S}Z<") == 2  # created and modified

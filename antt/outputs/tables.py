@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import shutil
+import zipfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
@@ -16,6 +19,7 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
+from openpyxl.writer.excel import ExcelWriter
 
 from antt.checks.validate import ISSUE_COLUMNS
 from antt.config import Config
@@ -102,7 +106,34 @@ def ranking_xlsx(ranked: pd.DataFrame, criteria: pd.DataFrame, config: Config, p
         if mask.any():
             _ranking_sheet(wb, levels.get(level, level)[:31], headers, rows[mask], r["grade"][mask], styles, direct)
     _criteria_sheets(wb, criteria, names, marks, config, styles, direct)
-    wb.save(path)
+    # The same results give the same bytes: the workbook is dated by its latest submission, not by the clock, and
+    # so is every member of its zip.
+    latest = at.max() if len(r) and at.notna().any() else None
+    wb.properties.created = wb.properties.modified = latest.to_pydatetime() if latest is not None else _EPOCH
+    with _DatedZip(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
+
+
+_EPOCH = datetime(1980, 1, 1)  # the earliest date a zip member can carry
+
+
+class _DatedZip(zipfile.ZipFile):
+    """A zip whose members are all dated `_EPOCH`, with the same permissions, whether openpyxl writes them from
+    memory (`writestr`) or from its temporary sheet files (`write`, streamed)."""
+
+    def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=_EPOCH.timetuple()[:6])
+        info.compress_type, info.external_attr, info.file_size = self.compression, 0o600 << 16, size
+        return info
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None) -> None:
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        super().writestr(self._info(name), data, compress_type, compresslevel)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None) -> None:
+        info = self._info(arcname or os.path.basename(filename), os.path.getsize(filename))
+        with open(filename, "rb") as src, self.open(info, "w") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
 class _Styles:
