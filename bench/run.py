@@ -97,10 +97,14 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> dict:
 
 def measure(folder: Path, cycle: str, repeat: int) -> dict:
     """`antt run` and the plain script on the same files, each `repeat` times; the fastest of each is kept (its RSS
-    and load with it). The stage table is from the fastest run's manifest."""
+    and load with it). The stage table is from the fastest run's manifest. Every run of antt starts from an empty
+    output folder (removed, and the disk synced, before the clock starts), so what is measured does not depend on
+    earlier runs: no previous outputs of the cycle to replace, no history of earlier cycles to draw trends from."""
     responses, schools, out = folder / "responses.csv", folder / "schools.csv", folder / "out"
     runs, plains = [], []
     for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)  # each run a cycle's first in its folder: nothing to replace
+        os.sync()  # the removal's and the generator's writes reach the disk before the clock starts, not during
         runs.append(timed([sys.executable, "-m", "antt", "run", "--cycle", cycle, "--source", str(responses),
                            "--schools", str(schools), "--out", str(out)], env=_quiet_environment(out / ".prefect")))
         manifest = json.loads((out / cycle / "manifest.json").read_text(encoding="utf-8"))
