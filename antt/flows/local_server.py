@@ -176,11 +176,15 @@ def _prefect_path() -> Path:
     return Path(importlib.util.find_spec("prefect").submodule_search_locations[0])
 
 
-def _template() -> Path:
-    """Where the empty migrated database of this Prefect version is kept."""
+def _template() -> Path | None:
+    """Where the empty migrated database of this Prefect version is kept; None for a user with no home folder (the
+    copy is only a speed-up)."""
     from importlib.metadata import version
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "antt"
+    try:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "antt"
+    except (RuntimeError, KeyError):
+        return None
     return cache / f"prefect-{version('prefect')}.db"
 
 
