@@ -95,7 +95,8 @@ OutOpt = Annotated[Path, typer.Option("--out", help=_("Output folder; everything
 
 
 def _prepare_environment(out: Path) -> None:
-    """Keep Prefect's state under --out (nothing written elsewhere), off the console, and without telemetry. A
+    """Keep Prefect's state under --out (its new database starts as a copy kept in the user's cache folder:
+    `flows/local_server.py`), off the console, and without telemetry. A
     Prefect server the analyst configured (PREFECT_API_URL, in the environment or the active Prefect profile) is
     used as it is: no temporary server, and the runs are in its UI."""
     from antt.flows.local_server import configured_api_url

@@ -61,7 +61,7 @@ from antt.outputs.html import STYLESHEET, Scorecards, render_report, render_scor
 from antt.outputs.notes import load_notes
 from antt.outputs.official import official_report
 from antt.outputs.pdf import write_report_pdf
-from antt.outputs.publish import staged_folder
+from antt.outputs.publish import staged_folder, write_atomic
 from antt.outputs.quality import render_data_quality, submission_contacts
 from antt.outputs.tables import csv_bytes, issues_frame, ranking_frame, ranking_xlsx
 from antt.scoring.results import CycleResults, Scores, rank_cycle, rescore, score_cycle
@@ -596,7 +596,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
     finally:
         engine.dispose()
     # the published manifest gains the history's time (a run stopped before this keeps the manifest without it)
-    _write_manifest(final, manifest | {"timings_s": dict(timings)}, atomic=True)
+    _write_manifest(final, manifest | {"timings_s": dict(timings)})
     return Written(final, timings)
 
 
@@ -771,15 +771,9 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
-def _write_manifest(folder: Path, manifest: dict, atomic: bool = False) -> None:
-    """`<folder>/manifest.json`; `atomic`: through a temporary file swapped in, for a folder already published."""
-    text = json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
-    if not atomic:
-        (folder / "manifest.json").write_text(text, encoding="utf-8")
-        return
-    temporary = folder / ".manifest.json.tmp"
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, folder / "manifest.json")
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    """`<folder>/manifest.json`, written atomically (the published folder's is rewritten with the history's time)."""
+    write_atomic(folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
 
 
 def _contents(folder: Path) -> dict:
