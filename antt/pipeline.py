@@ -508,10 +508,12 @@ def _without_replies(accepted: pd.DataFrame, raw: RawTable, prep: Prepared, run:
 
 @dataclass(frozen=True)
 class Written:
-    """The published cycle folder, and the run's stage times: those handed to `write_stage`, then its own."""
+    """The published cycle folder, the run's stage times (those handed to `write_stage`, then its own) and what the
+    CLI prints of its results: the cycle, the KPIs and how many issues (rather than reading results.json back)."""
 
     folder: Path
     timings: dict[str, float]
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def write_stage(res: CycleResults, prep: Prepared, validation: Validation, received: Received, run: Run,
@@ -597,7 +599,8 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
         engine.dispose()
     # the published manifest gains the history's time (a run stopped before this keeps the manifest without it)
     _write_manifest(final, manifest | {"timings_s": dict(timings)})
-    return Written(final, timings)
+    return Written(final, timings, {"cycle": {k: document["cycle"][k] for k in ("id", "label")},
+                                    "kpis": document["kpis"], "issues": len(document["issues"])})
 
 
 def is_draft(run: Run) -> bool:

@@ -127,7 +127,8 @@ def run_cycle(cycle: str, source: str, schools: str | None = None, config: str |
     """Read the responses, validate, score, rank and write `<out>/<cycle>/`; with `replies` (a source of the reply
     form's responses), also the review queue of the schools' replies; with `send_drafts`, e-mail every school its
     draft scorecard; with `send_report`, the leadership report; `office` is the province unit whose history this
-    is. Returns the folder, stage timings and, when sent, the deliveries."""
+    is. Returns the folder, stage timings, the results' summary (cycle, KPIs, issue count) and, when sent, the
+    deliveries."""
     run = pipeline.open_run(cycle, schools, config, out, office, corrections=corrections)
     if send_drafts:
         _drafts_mail(run)
@@ -150,5 +151,6 @@ def run_cycle(cycle: str, source: str, schools: str | None = None, config: str |
         drafts, drafts_time = deliver_drafts(written.folder, run) if send_drafts else (None, {})
         sent, send_time = deliver_report(written.folder, run) if send_report else (None, {})
     return {"folder": str(written.folder), "timings": written.timings | drafts_time | send_time,
+            "summary": written.summary,
             "input_sha256": received.archived.sha256, **({"drafts_mail": drafts} if drafts else {}),
             **({"report_mail": sent} if sent else {})}
