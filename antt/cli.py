@@ -171,16 +171,24 @@ def _with_progress(cycle: str, run):
 
 def _run_cycle(cycle: str, source: str, schools: str | None, config: Path | None, out: Path,
                corrections: str | None = None, replies: str | None = None) -> dict:
-    from antt import pipeline
     from antt.flows import local_server
-    from antt.store import history
 
-    pre = pipeline.preflight(cycle, source, schools, config, out, corrections)  # fails fast, before the engine
-    if replies:
-        pipeline.preflight_replies(replies, pre.run)
-    with history.connected(out):  # a history database that cannot take the results stops the run before it starts
-        pass
-    server = local_server.start()  # only once the input is usable; it boots while this process imports
+    # The temporary server boots (3 s) while this process imports pandas, checks the input and imports Prefect and
+    # Great Expectations; a run whose input is unusable stops it with its error.
+    server = local_server.start()
+    try:
+        from antt import pipeline
+        from antt.store import history
+
+        pre = pipeline.preflight(cycle, source, schools, config, out, corrections)  # fails fast, before the engine
+        if replies:
+            pipeline.preflight_replies(replies, pre.run)
+        with history.connected(out):  # a history database that cannot take the results stops the run here
+            pass
+    except BaseException:
+        if server is not None:
+            server.abandon()
+        raise
 
     def flow() -> dict:
         from antt.checks.validate import batch_definition

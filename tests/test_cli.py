@@ -154,6 +154,19 @@ def test_a_run_with_no_server_configured_uses_prefects_temporary_server_under_ou
     assert [p.name for p in template.parent.iterdir()] == [template.name]  # no temporary file left beside it
 
 
+def test_a_run_with_unusable_input_stops_the_temporary_server_it_started(tmp_path):
+    """The temporary server starts with the command, before the input is checked: a run whose input is unusable
+    stops it with its one-line error, and leaves no half-migrated database for the next run (no cached copy here)."""
+    src = tmp_path / "responses.csv"
+    src.write_bytes(b"")
+    out = tmp_path / "o"
+    proc = antt("run", "--cycle", "2026-H1", "--source", str(src), "--out", str(out),
+                extra_env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert_one_line_error(proc, "tệp trống")
+    assert not _servers_of((out / ".prefect").resolve())
+    assert not list((out / ".prefect").glob("prefect.db*"))
+
+
 @pytest.mark.flow
 def test_a_killed_run_takes_its_temporary_server_with_it(tmp_path, sheet):
     import signal

@@ -6,9 +6,11 @@ slow for a short run: importing `SubprocessASGIServer` imports the whole server 
 CPU that the CLI needs for its own imports), and a new `PREFECT_HOME` database runs every Alembic migration before
 the server answers (about 4 s here, on every new `--out`). So `start()`:
 
-- spawns the same command as Prefect as soon as the input is found usable, before this process imports Prefect at
-  all (the server's second of importing overlaps this process's); `connected` then checks Prefect's settings agree
-  and points the flow's client at it, so Prefect starts no other;
+- spawns the same uvicorn command as Prefect (through `uvicorn_main`, which only makes the server's full garbage
+  collections as rare as the CLI's) as the command starts, before this process imports pandas or Prefect (the
+  server's seconds of booting overlap this process's imports and its check of the input; a run whose input is
+  unusable stops it); `connected` then checks Prefect's settings agree and points the flow's client at it, so
+  Prefect starts no other;
 - gives a new default SQLite database a copy of an empty migrated one (`prefect-<version>.db` in the user's cache
   folder), made by the first run on the machine that migrates one, right after its server first answers: later runs
   skip the migrations (Alembic finds the database at its head), and each `--out` still has its own database;
@@ -61,7 +63,7 @@ class TemporaryServer:
     def _spawn(self) -> subprocess.Popen:
         self.port = _free_port()
         return subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(_prefect_path().parent), "--factory",
+            [sys.executable, "-m", "antt.flows.uvicorn_main", "--app-dir", str(_prefect_path().parent), "--factory",
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "error", "--lifespan", "on"],
             env=self.env, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
@@ -92,6 +94,14 @@ class TemporaryServer:
         if self.fresh and self.template is not None and (self.home / "prefect.db").is_file():
             _keep_template(self.home / "prefect.db", self.template)
         self.fresh = False
+
+    def abandon(self) -> None:
+        """Stop a server the run turned out not to need (its input was unusable). A new database it was still
+        migrating goes with it: it holds nothing yet, and a migration cut short is no start for the next run."""
+        self.stop()
+        if self.fresh:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                (self.home / f"prefect.db{suffix}").unlink(missing_ok=True)
 
     def stop(self) -> None:
         if self.process.poll() is None:
