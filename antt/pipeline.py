@@ -536,7 +536,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
         previous = previous_summary(run.out / previous_id / "results.json")
     background: dict[str, float] = {}  # work done by other processes while this one went on: their own times
     processes = _processes(len(res.ranked))
-    with staged_folder(final) as staging, _frozen_heap(), ExitStack() as docx_process:
+    with staged_folder(final) as staging, _frozen_heap(), ExitStack() as side:
         with stage("write_files", timings):
             document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
                                       edits=prep.versions.edits if prep.versions else [],
@@ -544,13 +544,15 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
                                                                (cycle.deadline_at, cycle.reply_closes_at))
                                       if replies else None)
             # For a large registry a forked process writes report.docx from here on (its XML tree alone holds
-            # 350 MiB at 50,000 schools) while this one writes the other files, the data quality page and
-            # report.html; then a pool of forked processes (one per core) writes the unit pages, the workbook and
-            # the scorecards. For a district each file is written when waited for. The official report reads only
-            # the run's start from the footer.
+            # 350 MiB at 50,000 schools), then ranking.xlsx, while this one writes the other files, the data quality
+            # page, report.html and the unit pages; then a pool of forked processes (one per core) writes the
+            # scorecards. For a district each file is written when waited for. The official report reads only the
+            # run's start from the footer.
             started = {"started_at": run.started_at.isoformat(timespec="seconds")}
-            report_docx = docx_process.enter_context(_forked(
-                {"report_docx": lambda: _write_docx(staging, document, config, started)}, 1 if processes > 1 else 0))
+            forked = side.enter_context(_forked(
+                {"report_docx": lambda: _write_docx(staging, document, config, started),
+                 "write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")},
+                1 if processes > 1 else 0))
             write_json(document, staging / "results.json")
             checkpoint("staged:results.json")
             if replies:
@@ -570,22 +572,20 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             _release_memory()
         with stage("render_report", timings):  # with a large registry: and the wait for report.docx
             (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
-            done = {"report_docx": report_docx("report_docx")}
-            docx_process.close()  # its process has ended: the pool below forks from this one alone
-        jobs = {"unit_pages": lambda: _write_pages(staging / "units", render_units(document, config)),
-                "write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")}
-        with _scorecards(staging, document, config, _trends(engine, document, run.office), processes,
-                         jobs=jobs) as pool:
+            # the unit pages (a national registry's 800) while report.docx's process ends, rather than in the pool
+            _write_pages(staging / "units", render_units(document, config))
+            done = {"report_docx": forked("report_docx")}
+        # that process goes on with ranking.xlsx while the pool below writes the scorecards
+        with _scorecards(staging, document, config, _trends(engine, document, run.office), processes) as pool:
             # the history's rows are made while the pool works (not while report.docx holds its peak), and recorded
             # once the folder is published: both are record_history's time
             preparing = time.perf_counter()
             recording = history.prepare_cycle(document, footer, run.office, is_draft(run))
             preparing = time.perf_counter() - preparing
             with stage("render_scorecards", timings):  # the pages: with a pool, the wait for them
-                done["unit_pages"] = pool.wait("unit_pages")
                 scorecards = pool.scorecards()
-            with stage("finish_workbook", timings):  # with a pool: the wait for it
-                done["write_workbook"] = pool.wait("write_workbook")
+            with stage("finish_workbook", timings):  # with a large registry: the wait for it
+                done["write_workbook"] = forked("write_workbook")
             if scorecards.processes > 1:
                 background |= {"render_scorecards": scorecards.seconds, **done}
         manifest = _manifest(run, received, staging, timings, replies.received if replies else None, background)
@@ -710,7 +710,8 @@ def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[C
     """Run `jobs` (name → function writing a file), in the order given, in a pool of `processes` forked processes
     that inherit what they read; the block gets `wait(name)`, which returns once that job is done, with its seconds
     from the pool's start (`_FORKED["pool"]` takes more work in the block). With no process (0), each job runs in
-    this one when waited for, its seconds its own."""
+    this one when waited for, its seconds its own. Pools nest: one forked within another's block has its own jobs,
+    and the outer pool's are back when it ends."""
     jobs = dict(jobs)
     if processes < 1:
         def run_job(name: str) -> float:
@@ -720,6 +721,7 @@ def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[C
 
         yield run_job
         return
+    outer = {key: _FORKED[key] for key in ("jobs", "pool") if key in _FORKED}  # a pool forked before this one's
     _FORKED["jobs"] = jobs
     _release_memory()  # the workers would each inherit (and count) what this process freed
     try:
@@ -738,6 +740,7 @@ def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[C
     finally:
         del _FORKED["jobs"]
         _FORKED.pop("pool", None)
+        _FORKED.update(outer)
 
 
 _FORKED: dict[str, Any] = {}  # what a forked pool's workers read, set by the parent before it forks them
@@ -823,11 +826,11 @@ def _frozen_heap() -> Iterator[None]:
 def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float],
               replies: Received | None = None, background: Mapping[str, float] | None = None) -> dict:
     """The manifest. `timings_s`: this process's stages, one after the other (for a large registry `render_report`
-    is report.html and the wait for report.docx, `render_scorecards` and `finish_workbook` the wait for the pool's
-    pages (unit pages and scorecards) and ranking.xlsx); `background_s`: what forked processes did meanwhile, each
-    from its process's or pool's start to its end: `report_docx` overlapped the end of `write_files` (from the
-    document on), `render_data_quality` and `render_report`; `unit_pages`, `write_workbook` and `render_scorecards`
-    (to the last scorecard's end) overlapped `render_scorecards` and `finish_workbook`."""
+    is report.html, the unit pages and the wait for report.docx, `render_scorecards` and `finish_workbook` the wait
+    for the pool's scorecards and ranking.xlsx); `background_s`: what forked processes did meanwhile, each from its
+    process's or pool's start to its end: `report_docx` overlapped the end of `write_files` (from the document on),
+    `render_data_quality` and `render_report`; `write_workbook` and `render_scorecards` (to the last scorecard's
+    end) overlapped `render_scorecards` and `finish_workbook`."""
     packages = {}
     for name in PACKAGES:
         try:
