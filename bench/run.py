@@ -10,11 +10,13 @@ seeded), then times, each in its own fresh process: `antt run` on those files (w
 Prefect, the flow), and `bench/plain.py` (the same rules by hand in plain pandas: no Prefect, no Great Expectations,
 no reports). Peak memory is the whole process tree's (the run and every process it starts, Prefect's temporary
 server and forked workers included), sampled from /proc as the sum of proportional set sizes: a page shared by
-several processes counts once. The per-stage table is the run's own (`timings_s` of its manifest.json: the main
-process's stages, one after another; `render_scorecards` and `finish_workbook` are its wait for work other processes
-did meanwhile, whose own times are the "(background)" lines, from the manifest's `background_s`, and overlap the
-stages); what is outside the stages (interpreter, imports, the Prefect server, engine and GX set-up, exit) is its
-own line. The load average is printed with every measurement. It prints a table and writes bench/results.json.
+several processes counts once. Sampling takes CPU from the run, so the memory comes from one more run of each,
+after the timed ones (its time is kept as `wall_sampled_s`, and printed). The per-stage table is the run's own
+(`timings_s` of its manifest.json: the main process's stages, one after another; `render_scorecards` and
+`finish_workbook` are its wait for work other processes did meanwhile, whose own times are the "(background)"
+lines, from the manifest's `background_s`, and overlap the stages); what is outside the stages (interpreter,
+imports, the Prefect server, engine and GX set-up, exit) is its own line. The load average is printed with every
+measurement. It prints a table and writes bench/results.json.
 
 Before the first measurement, one untimed `antt run` of the first size into a throwaway folder (`--warmup`, as
 hyperfine does): the first run on a machine migrates a new Prefect database and keeps a copy of it for later runs
@@ -72,9 +74,11 @@ def _tree_memory(pid: int) -> int:
     return total
 
 
-def timed(args: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run `args` to the end: wall seconds, peak memory of its process tree (MiB, PSS), and the load average at
-    start."""
+def timed(args: list[str], env: dict[str, str] | None = None, memory: bool = False) -> dict:
+    """Run `args` to the end: wall seconds and the load average at start; with `memory`, also the peak memory of its
+    process tree (MiB, PSS), sampled 20 times a second. Reading every process's page tables that often takes CPU
+    from the run on a two-core machine (2 to 3 s of a national run), so the times the targets are checked on come
+    from runs without the sampler and the memory from a run of its own."""
     load = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -86,18 +90,21 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> dict:
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if memory:
+        sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - start
-    sampler.join()
+    if memory:
+        sampler.join()
     if proc.returncode:
         sys.exit(f"{' '.join(args[:3])}… failed: {err.decode(errors='replace').strip().splitlines()[-1:]}")
-    return {"wall_s": wall, "peak_rss_mib": peak[0] / 2**20, "load_1min": load}
+    return {"wall_s": wall, "load_1min": load} | ({"peak_rss_mib": peak[0] / 2**20} if memory else {})
 
 
 def measure(folder: Path, cycle: str, repeat: int) -> dict:
-    """`antt run` and the plain script on the same files, each `repeat` times; the fastest of each is kept (its RSS
-    and load with it). The stage table is from the fastest run's manifest. Every run of antt writes into a new,
+    """`antt run` and the plain script on the same files, each `repeat` times, then once more each with the memory
+    sampler (`timed`); the fastest timed run of each is kept (its load with it), and the peak memory is that of the
+    sampled run. The stage table is from the fastest run's manifest. Every run of antt writes into a new,
     empty output folder (`runs/<i>`, the disk synced before the clock starts), so what is measured does not depend
     on earlier runs: no previous outputs of the cycle to replace, no history of earlier cycles to draw trends from.
     The folders are removed once every run of the size is timed, not before each run: on ext4, creating files within
@@ -114,8 +121,17 @@ def measure(folder: Path, cycle: str, repeat: int) -> dict:
         runs[-1]["stages_s"], runs[-1]["background_s"] = manifest["timings_s"], manifest.get("background_s", {})
         plains.append(timed([sys.executable, str(HERE / "plain.py"), str(responses), str(schools), cycle,
                              str(folder / "plain")]))
+    out = base / "memory"
+    os.sync()
+    sampled = timed([sys.executable, "-m", "antt", "run", "--cycle", cycle, "--source", str(responses),
+                     "--schools", str(schools), "--out", str(out)], env=_quiet_environment(out / ".prefect"),
+                    memory=True)
+    plain_sampled = timed([sys.executable, str(HERE / "plain.py"), str(responses), str(schools), cycle,
+                           str(folder / "plain")], memory=True)
     shutil.rmtree(base, ignore_errors=True)
     run, plain = min(runs, key=lambda r: r["wall_s"]), min(plains, key=lambda r: r["wall_s"])
+    run = run | {"peak_rss_mib": sampled["peak_rss_mib"], "wall_sampled_s": sampled["wall_s"]}
+    plain = plain | {"peak_rss_mib": plain_sampled["peak_rss_mib"], "wall_sampled_s": plain_sampled["wall_s"]}
     return {"antt_run": run, "plain": plain, "ratio": run["wall_s"] / plain["wall_s"],
             "all_walls_s": [round(r["wall_s"], 2) for r in runs],
             "all_plain_s": [round(p["wall_s"], 2) for p in plains]}
@@ -150,6 +166,7 @@ def table(rows: dict[int, dict]) -> str:
     lines.append(line("antt run, whole process (s)", [r["wall_s"] for r in runs], ".2f"))
     lines.append(line("plain-pandas script (s)", [rows[n]["plain"]["wall_s"] for n in sizes], ".2f"))
     lines.append(line("ratio", [rows[n]["ratio"] for n in sizes], ".1f"))
+    lines.append(line("antt run with the sampler (s)", [r["wall_sampled_s"] for r in runs], ".2f"))
     lines.append(line("peak memory, antt run (MiB)", [r["peak_rss_mib"] for r in runs], ".0f"))
     lines.append(line("peak memory, plain (MiB)", [rows[n]["plain"]["peak_rss_mib"] for n in sizes], ".0f"))
     lines.append(line("load (1 min) at the run", [r["load_1min"] for r in runs], ".1f"))
