@@ -107,9 +107,9 @@ def measure(folder: Path, cycle: str, repeat: int) -> dict:
     sampled run. The stage table is from the fastest run's manifest. Every run of antt writes into a new,
     empty output folder (`runs/<i>`, the disk synced before the clock starts), so what is measured does not depend
     on earlier runs: no previous outputs of the cycle to replace, no history of earlier cycles to draw trends from.
-    The folders are removed once every run of the size is timed, not before each run: on ext4, creating files within
-    a minute of removing many in the same place walks past each removed inode (the kernel's `recently_deleted`), and
-    a national run's 50,000 pages then took seconds of system time more than on a disk at rest."""
+    The folders are removed once every size is measured, never between runs: on ext4, creating files within a minute
+    of removing many walks past each removed inode (the kernel's `recently_deleted`), and a national run's 50,000
+    pages then took seconds of system time more than on a disk at rest."""
     responses, schools, base = folder / "responses.csv", folder / "schools.csv", folder / "runs"
     runs, plains = [], []
     for i in range(repeat):
@@ -128,7 +128,6 @@ def measure(folder: Path, cycle: str, repeat: int) -> dict:
                     memory=True)
     plain_sampled = timed([sys.executable, str(HERE / "plain.py"), str(responses), str(schools), cycle,
                            str(folder / "plain")], memory=True)
-    shutil.rmtree(base, ignore_errors=True)
     run, plain = min(runs, key=lambda r: r["wall_s"]), min(plains, key=lambda r: r["wall_s"])
     run = run | {"peak_rss_mib": sampled["peak_rss_mib"], "wall_sampled_s": sampled["wall_s"]}
     plain = plain | {"peak_rss_mib": plain_sampled["peak_rss_mib"], "wall_sampled_s": plain_sampled["wall_s"]}
@@ -225,6 +224,8 @@ def main() -> None:
     (HERE / "results.json").write_text(json.dumps({"cycle": args.cycle, "seed": args.seed, "cpus": os.cpu_count(),
                                                    "warmup_s": warmups, "sizes": rows, "targets": checks},
                                                   indent=1) + "\n")
+    for n in sizes:  # every run is measured: now their folders may go
+        shutil.rmtree(args.work / str(n) / "runs", ignore_errors=True)
 
 
 if __name__ == "__main__":
