@@ -30,7 +30,7 @@ from antt.intake.normalize import match_headers, parse_school
 from antt.intake.registry import expected_in, load_registry
 from antt.sources.files import read_export
 from antt.sources.raw import RawTable
-from antt.text import clean_cell
+from antt.text import _INVISIBLE, _SPACES, clean_cell, clean_series
 
 pytestmark = pytest.mark.usefixtures("english_module")  # these tests check the messages' English words
 
@@ -116,6 +116,17 @@ def layouts(draw, canonical: list[str], droppable: list[int]) -> list[tuple[int 
         columns.append((None, header if is_unknown(header, canonical) else f"Ghi chú {header}"))
     columns += [(None, draw(st.sampled_from(["", " ", "\u200b"])))] * draw(st.integers(0, 2))
     return [columns[i] for i in draw(st.permutations(range(len(columns))))]
+
+
+@given(st.lists(st.one_of(hostile_text, st.none()), max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_a_registry_column_is_cleaned_as_its_definition_says(cells):
+    """`clean_series` (cell by cell, most cells skipping the regexes) gives what its definition gives over the whole
+    column with pandas' string methods: NFC, invisible marks removed, whitespace collapsed, stripped, '' missing."""
+    column = pd.Series(cells, dtype="string")
+    expected = column.str.normalize("NFC").str.replace(_INVISIBLE, "", regex=True)
+    expected = expected.str.replace(_SPACES, " ", regex=True).str.strip()
+    assert clean_series(column).equals(expected.mask(expected == ""))
 
 
 def place(layout: list[tuple[int | None, str]], values: list[str], outside: list[str]) -> list[str]:
