@@ -85,7 +85,7 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
     before = {c["school_code"]: {k: c[f"{k}_before"] for k in ("status", "verdict", "score", "rank_overall")}
               for c in (replies or {}).get("changes", [])}
     schools = []
-    for rec, fails in zip(base.to_dict("records"), failed, strict=True):
+    for rec, fails in zip(_rows(base), failed, strict=True):
         code = rec["school_code"]
         rec |= {"failed_criteria": fails, "criteria": criteria.get(code, {}), "indicators": points.get(code, {}),
                 "verdicts_by_set": by_set.get(code, {}), "answers": answers.get(code, {})}
@@ -165,6 +165,14 @@ def _versions(ranked: pd.DataFrame, edits: list[dict], deadline: datetime) -> di
 def _natives(frame: pd.DataFrame) -> pd.DataFrame:
     """Python scalars (int, float, bool, str) with None for missing: what JSON and templates expect."""
     return frame.astype(object).where(frame.notna(), None)
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`frame.to_dict("records")` of a `_natives` frame (whose values are Python scalars already), column-wise:
+    without pandas boxing each of a national registry's 700,000 values again."""
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*(frame[c].tolist() for c in frame.columns),
+                                                                  strict=True)]
 
 
 def _records(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
