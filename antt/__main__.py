@@ -1,7 +1,7 @@
 """The `antt` command (`python -m antt` and the installed script): `antt.cli.main`, then a quick exit.
 
 A run leaves a large heap (pandas, Prefect, Great Expectations) that the interpreter would free object by object
-after the exit handlers, about a second of a district run's eight. `entry` registers one exit handler before
+after the exit handlers, about a second of a district run's six. `entry` registers one exit handler before
 anything else is imported, so it runs last, after every other one (Prefect's log and event workers drained, the
 temporary server stopped, temporary folders removed); it flushes the logs and the console and ends the process with
 the command's exit code, skipping that teardown. Every file a run writes is complete and closed before `main`
