@@ -74,7 +74,7 @@ from antt.store.faults import checkpoint
 from antt.store.locks import ensure_free
 
 log = logging.getLogger("antt.pipeline")
-SCORECARD_POOL_MIN = 2000  # from this many schools, scorecards and workbook are written by one process per core
+SCORECARD_POOL_MIN = 2000  # from this many schools, other processes write report.docx, ranking.xlsx, scorecards
 SCORECARD_CHUNK = 1000  # schools per task of that pool
 FORMS_SNAPSHOT = ".json"  # what the gform: source archives; passed as --source, it is read again
 PACKAGES = ("antt", "prefect", "great_expectations", "pandas", "numpy", "jinja2", "openpyxl", "babel", "pydantic",
@@ -576,14 +576,14 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             _write_pages(staging / "units", render_units(document, config))
             done = {"report_docx": forked("report_docx")}
         # that process goes on with ranking.xlsx while the pool below writes the scorecards
-        with _scorecards(staging, document, config, _trends(engine, document, run.office), processes) as pool:
+        with _scorecards(staging, document, config, _trends(engine, document, run.office), processes) as pages:
             # the history's rows are made while the pool works (not while report.docx holds its peak), and recorded
             # once the folder is published: both are record_history's time
             preparing = time.perf_counter()
             recording = history.prepare_cycle(document, footer, run.office, is_draft(run))
             preparing = time.perf_counter() - preparing
             with stage("render_scorecards", timings):  # the pages: with a pool, the wait for them
-                scorecards = pool.scorecards()
+                scorecards = pages()
             with stage("finish_workbook", timings):  # with a large registry: the wait for it
                 done["write_workbook"] = forked("write_workbook")
             if scorecards.processes > 1:
@@ -634,13 +634,13 @@ def _trends(engine, document: dict, office: str) -> dict[str, list[dict]]:
 def write_scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
                      chunk: int = SCORECARD_CHUNK) -> None:
     """`<folder>/style.css` and `<folder>/schools/<code>.html` for every school of `document` (see `_scorecards`)."""
-    with _scorecards(folder, document, config, trends, processes, chunk) as pool:
-        pool.scorecards()
+    with _scorecards(folder, document, config, trends, processes, chunk) as done:
+        done()
 
 
 def _processes(schools: int) -> int:
-    """How many processes write a registry's scorecards (and its workbook): one per core from SCORECARD_POOL_MIN
-    schools, else this one."""
+    """How many processes write a registry's files: from SCORECARD_POOL_MIN schools one per core for the scorecards
+    (and report.docx and ranking.xlsx in one of their own), else this one."""
     return (os.cpu_count() or 1) if schools >= SCORECARD_POOL_MIN else 1
 
 
@@ -653,23 +653,14 @@ class Rendered:
     seconds: float
 
 
-@dataclass(frozen=True)
-class _Pool:
-    """What `_scorecards` gives its block: `scorecards()` returns once every page is written, `wait(name)` once the
-    job of that name is done (its seconds: with a pool, from the pool's start to the job's end)."""
-
-    scorecards: Callable[[], Rendered]
-    wait: Callable[[str], float]
-
-
 @contextmanager
 def _scorecards(folder: Path, document: dict, config: Config, trends: dict, processes: int | None = None,
-                chunk: int = SCORECARD_CHUNK, jobs: Mapping[str, Callable[[], Any]] | None = None) -> Iterator[_Pool]:
-    """Write the scorecards and the stylesheet they share; the block gets a `_Pool` to wait for them with. For
-    `processes` > 1 (by default: `_processes`) a pool of forked processes takes the `jobs` (other files to write, in
-    the order given), then chunks of `chunk` schools; they inherit the document rather than receive a copy and write
-    their files themselves while the block goes on; each page depends on its school alone, so the bytes are those
-    one process writes. With one process, the pages are written, and each job is run, when waited for."""
+                chunk: int = SCORECARD_CHUNK) -> Iterator[Callable[[], Rendered]]:
+    """Write the scorecards and the stylesheet they share; the block gets the function that returns once they are
+    all written. For `processes` > 1 (by default: `_processes`) chunks of `chunk` schools go at once to a pool of
+    forked processes, which inherit the document (and one `Scorecards` renderer each) rather than receive a copy and
+    write their pages themselves while the block goes on; each page depends on its school alone, so the bytes are
+    those one process writes. With one process, the pages are written when that function is called."""
     count = len(document["schools"])
     if processes is None:
         processes = _processes(count)
@@ -682,22 +673,23 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
             _write_pages(pages, render_scorecards(document, config, trends))
             return Rendered(1, round(time.monotonic() - start, 3))
 
-        with _forked(jobs or {}, 0) as wait:
-            yield _Pool(inline, wait)
+        yield inline
         return
     parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
     _FORKED["scorecards"] = (pages, Scorecards(document, config, trends))  # set up once, inherited by each worker
+    _release_memory()  # the workers would each inherit (and count) what this process freed
     try:
-        with _forked(jobs or {}, min(processes, len(parts) + len(jobs or {}))) as wait:
-            pool, start = _FORKED["pool"], time.monotonic()
-            futures = [pool.submit(_scorecard_part, part) for part in parts]
+        with ProcessPoolExecutor(max_workers=min(processes, len(parts)),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            start = time.monotonic()
+            futures = [pool.submit(_scorecard_part, part) for part in parts]  # the workers fork here
 
             def done() -> Rendered:
                 ended = max(future.result() for future in futures)
                 return Rendered(min(processes, len(parts)), round(ended - start, 3))
 
             try:
-                yield _Pool(done, wait)
+                yield done
             finally:
                 for future in futures:
                     future.cancel()
@@ -709,9 +701,7 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
 def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[Callable[[str], float]]:
     """Run `jobs` (name → function writing a file), in the order given, in a pool of `processes` forked processes
     that inherit what they read; the block gets `wait(name)`, which returns once that job is done, with its seconds
-    from the pool's start (`_FORKED["pool"]` takes more work in the block). With no process (0), each job runs in
-    this one when waited for, its seconds its own. Pools nest: one forked within another's block has its own jobs,
-    and the outer pool's are back when it ends."""
+    from the pool's start. With no process (0), each job runs in this one when waited for, its seconds its own."""
     jobs = dict(jobs)
     if processes < 1:
         def run_job(name: str) -> float:
@@ -721,12 +711,11 @@ def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[C
 
         yield run_job
         return
-    outer = {key: _FORKED[key] for key in ("jobs", "pool") if key in _FORKED}  # a pool forked before this one's
     _FORKED["jobs"] = jobs
     _release_memory()  # the workers would each inherit (and count) what this process freed
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            _FORKED["pool"], start = pool, time.monotonic()
+            start = time.monotonic()
             submitted = {name: pool.submit(_forked_job, name) for name in jobs}  # the workers fork here
 
             def wait(name: str) -> float:
@@ -739,8 +728,6 @@ def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[C
                     future.cancel()
     finally:
         del _FORKED["jobs"]
-        _FORKED.pop("pool", None)
-        _FORKED.update(outer)
 
 
 _FORKED: dict[str, Any] = {}  # what a forked pool's workers read, set by the parent before it forks them
