@@ -204,17 +204,19 @@ def previous_summary(path: Path) -> dict | None:
 
 def to_json(document: dict) -> bytes:
     """Compact UTF-8 JSON, one school per line, so a national file stays small and still diffs line by line."""
-    return b"".join(_json_parts(document))
+    return b"".join(json_parts(document))
 
 
 def write_json(document: dict, path: Path) -> None:
     """`to_json`'s bytes written to `path` a school at a time: a national document (100 MB of JSON) is never held
     whole in memory, nor copied while it is joined."""
     with path.open("wb") as f:
-        f.writelines(_json_parts(document))
+        f.writelines(json_parts(document))
 
 
-def _json_parts(document: dict) -> Iterator[bytes]:
+def json_parts(document: dict) -> Iterator[bytes]:
+    """`to_json`'s bytes a piece at a time (the head, then each school): for a writer or a compressor that should
+    never hold a national document's 100 MB whole."""
     head = {k: v for k, v in document.items() if k != "schools"}
     yield orjson.dumps(head)[:-1] + b',"schools":[\n'
     for i, school in enumerate(document["schools"]):

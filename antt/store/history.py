@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from antt.errors import AnttError
 from antt.i18n import _
+from antt.outputs.document import json_parts
 from antt.store.faults import checkpoint
 from antt.text import one_line
 
@@ -313,21 +314,10 @@ def prepare_cycle(document: dict, run: dict | None = None, office: str = "", dra
 
 
 def _compressed(document: dict) -> bytes:
-    """`zlib.compress(orjson.dumps(document), 1)`, the same bytes, made a school at a time: a national document's
-    100 MB of JSON is never held whole."""
+    """The document as results.json holds it (`document.to_json`), compressed a school at a time: a national
+    document's 100 MB of JSON is never held whole."""
     packer = zlib.compressobj(1)
-    out = [packer.compress(b"{")]
-    for i, (key, value) in enumerate(document.items()):
-        out.append(packer.compress((b"," if i else b"") + orjson.dumps(key) + b":"))
-        if key == "schools":
-            out.append(packer.compress(b"["))
-            out += [packer.compress((b"," if j else b"") + orjson.dumps(school)) for j, school in enumerate(value)]
-            out.append(packer.compress(b"]"))
-        else:
-            out.append(packer.compress(orjson.dumps(value)))
-    out.append(packer.compress(b"}"))
-    out.append(packer.flush())
-    return b"".join(out)
+    return b"".join([*(packer.compress(part) for part in json_parts(document)), packer.flush()])
 
 
 def recorded_cycles(engine_or_url: Engine | Path | str, office: str = "") -> list[dict]:
