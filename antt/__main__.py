@@ -11,7 +11,7 @@ The command's process also collects its oldest generation of objects less often 
 full collection walks every object alive, and Prefect's, Great Expectations' and pandas' imports alone are a
 million of them, so with Python's default a national run spent over two seconds in twenty-odd full collections
 (a garbage collector's callback counted them). Young objects are collected as usual; the processes a run forks
-inherit the setting.
+inherit the setting. `antt run` also freezes that heap before its flow (`pipeline.frozen_heap`).
 """
 
 import atexit

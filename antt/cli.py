@@ -195,7 +195,8 @@ def _run_cycle(cycle: str, source: str, schools: str | None, config: Path | None
         from antt.flows.cycle import run_cycle  # importing Prefect and GX takes seconds, meanwhile the server boots
 
         batch_definition()
-        with local_server.connected(server):
+        # what is imported and loaded by now lives as long as the command: the collector need not walk it again
+        with pipeline.frozen_heap(), local_server.connected(server):
             return run_cycle(cycle=cycle, source=source, schools=schools, config=str(config) if config else None,
                              out=str(out), corrections=corrections, **({"replies": replies} if replies else {}))
 

@@ -536,7 +536,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
         previous = previous_summary(run.out / previous_id / "results.json")
     background: dict[str, float] = {}  # work done by other processes while this one went on: their own times
     processes = _processes(len(res.ranked))
-    with staged_folder(final) as staging, _frozen_heap(), ExitStack() as side:
+    with staged_folder(final) as staging, frozen_heap(), ExitStack() as side:
         with stage("write_files", timings):
             document = build_document(res, config, received.archived, rows_read=prep.rows_read, previous=previous,
                                       edits=prep.versions.edits if prep.versions else [],
@@ -800,14 +800,17 @@ def _write_pages(folder: Path, pages: Iterator[tuple[str, str]]) -> None:
 
 
 @contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """The results and document live until the run ends: keep the garbage collector from re-walking them while
-    tens of thousands of pages are rendered."""
+def frozen_heap() -> Iterator[None]:
+    """Keep the garbage collector from re-walking what is alive now (each full collection walks every object, and
+    the imports alone are a million) until the block ends: the results and document while tens of thousands of
+    pages are rendered, or `antt run`'s modules for its whole flow. Nested, the outermost block thaws them all."""
+    frozen = gc.get_freeze_count()
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
 
 
 def _manifest(run: Run, received: Received, folder: Path, timings: Mapping[str, float],
