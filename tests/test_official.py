@@ -281,6 +281,25 @@ def test_docx_is_the_same_bytes_for_the_same_report(demo):
     assert render_docx(official, config) == render_docx(official, config)
 
 
+def test_above_the_threshold_the_appendices_hold_the_full_tables_first_and_last_rows_around_a_gap(demo):
+    import json
+
+    config = load_config(REPO / "config")
+    document = json.loads((demo / "results.json").read_text(encoding="utf-8"))
+    full = official_report(document, config, RUN, {})
+    office = config.office.model_copy(update={"official_full_ranking_max": 10, "report_top_bottom": 3})
+    capped = official_report(document, config.model_copy(update={"office": office}), RUN, {})
+
+    schools = len(document["schools"])
+    rows, gap = capped["ranking"]["rows"], capped["ranking"]["rows"][3]
+    assert capped["ranking"]["hidden"] == schools - 6 and len(rows) == 7
+    assert rows[:3] + rows[4:] == full["ranking"]["rows"][:3] + full["ranking"]["rows"][-3:]
+    assert gap["gap"] and str(schools - 6) in gap["name"] and set(gap) == set(rows[0])
+    assert all(not v for k, v in gap.items() if k not in ("gap", "name"))
+    for short, whole in zip(capped["levels"], full["levels"], strict=True):
+        kept = whole["rows"][:3] + whole["rows"][-3:] if len(whole["rows"]) > 6 else whole["rows"]
+        assert [r for r in short["rows"] if not r["gap"]] == kept
+
 # ----------------------------------------------------------------------------------------------- notes and input
 
 @pytest.fixture

@@ -13,6 +13,7 @@ wrote; the others are written from the data and flagged `review`, which the Word
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -77,15 +78,15 @@ def official_report(document: dict, config: Config, run: dict, notes: dict[str, 
         "sections": [{"id": sid, "number": ROMAN[i], "title": getattr(office.report_sections, sid),
                       "body": body[sid], "review": sid != "results" and sid not in notes}
                      for i, sid in enumerate(SECTIONS)],
-        "ranking": _part([_ranking_row(s, words) for s in schools], cap, macros.gap),
+        "ranking": _part(schools, lambda s: _ranking_row(s, words), cap, macros.gap),
         "levels": [{"code": lvl, "name": office.level_names.get(lvl, lvl), "count": vi_number(len(members), 0),
-                    **_part([_level_row(s, words) for s in members], cap, macros.gap)}
+                    **_part(members, lambda s: _level_row(s, words), cap, macros.gap)}
                    for lvl, members in _by_level(schools, config).items()],
         "wards": [_ward_row(i, w, words) for i, w in enumerate(document["wards"], start=1)],
         "wards_reaching": sum(bool(w["reaches_target"]) for w in document["wards"]),
         "ward_target": share(scoring.ward_target_share),
         "criteria": [{"id": c.id, "title": c.title, "mandatory": c.mandatory} for c in cs.criteria],
-        "matrix": macros.matrix(_part([_matrix_row(s, cs.criteria, words) for s in scored], cap, macros.gap),
+        "matrix": macros.matrix(_part(scored, lambda s: _matrix_row(s, cs.criteria, words), cap, macros.gap),
                                 document["criteria"]),
         "method": macros.method(),
         "schools": len(schools),
@@ -129,14 +130,16 @@ def _attention(schools: list, issues: list[dict], crit: dict) -> list[SimpleName
             for s in schools if s.verdict == "chua_dat" or s.status == "needs_correction"]
 
 
-def _part(rows: list[dict], top_bottom: int | None, gap) -> dict[str, Any]:
-    """An appendix table: every row, or the first and last `top_bottom` around a gap row (`gap(hidden)` says how
-    many are left out). Every row has every key (a gap row's are empty but its name), so templates need no test."""
-    if top_bottom is None or len(rows) <= 2 * top_bottom:
-        return {"rows": rows, "hidden": 0}
-    hidden = len(rows) - 2 * top_bottom
-    filler = dict.fromkeys(rows[0], "") | {"gap": True, "name": str(gap(hidden)).strip()}
-    return {"rows": rows[:top_bottom] + [filler] + rows[-top_bottom:], "hidden": hidden}
+def _part(schools: list, row: Callable[[Any], dict], top_bottom: int | None, gap) -> dict[str, Any]:
+    """An appendix table: each school's `row`, or the first and last `top_bottom` around a gap row (`gap(hidden)`
+    says how many are left out; the rows left out are not made). Every row has every key (a gap row's are empty but
+    its name), so templates need no test."""
+    if top_bottom is None or len(schools) <= 2 * top_bottom:
+        return {"rows": [row(s) for s in schools], "hidden": 0}
+    hidden = len(schools) - 2 * top_bottom
+    head, tail = ([row(s) for s in part] for part in (schools[:top_bottom], schools[-top_bottom:]))
+    filler = dict.fromkeys(head[0], "") | {"gap": True, "name": str(gap(hidden)).strip()}
+    return {"rows": head + [filler] + tail, "hidden": hidden}
 
 
 def _score(value: float | None) -> str:
