@@ -580,7 +580,8 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             # the history's rows are made while the pool works (not while report.docx holds its peak), and recorded
             # once the folder is published: both are record_history's time
             preparing = time.perf_counter()
-            recording = history.prepare_cycle(document, footer, run.office, is_draft(run))
+            recording = history.prepare_cycle(document, footer, run.office, is_draft(run),
+                                              json=_chunks(staging / "results.json"))
             preparing = time.perf_counter() - preparing
             with stage("render_scorecards", timings):  # the pages: with a pool, the wait for them
                 scorecards = pages()
@@ -774,6 +775,13 @@ def _contents(folder: Path) -> dict:
     return {"files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                       for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"},
             "pages": {d.name: len(list(d.iterdir())) for d in sorted(folder.iterdir()) if d.is_dir()}}
+
+
+def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file's bytes a piece at a time (results.json, 100 MB at 50,000 schools, for the history)."""
+    with path.open("rb") as f:
+        while chunk := f.read(size):
+            yield chunk
 
 
 def _write_pages(folder: Path, pages: Iterator[tuple[str, str]]) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import weakref
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -290,9 +290,11 @@ def _insert_many(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None
 Recording = tuple[dict, list[dict]]
 
 
-def prepare_cycle(document: dict, run: dict | None = None, office: str = "", draft: bool = False) -> Recording:
+def prepare_cycle(document: dict, run: dict | None = None, office: str = "", draft: bool = False,
+                  json: Iterable[bytes] | None = None) -> Recording:
     """The rows `record_cycle` stores for these arguments (the cycle's row without its recording time, and one row
-    per school), made without the database: the compressed document and 50,000 school rows take a second or two."""
+    per school), made without the database: the compressed document and 50,000 school rows take a second or two.
+    `json`: the document's results.json bytes, when the caller has written them already (else they are made again)."""
     cycle = document["cycle"]
     cycle_id = cycle["id"]
     head = {
@@ -301,7 +303,7 @@ def prepare_cycle(document: dict, run: dict | None = None, office: str = "", dra
         "kpis": document.get("kpis") or {},
         "input_sha256": (document.get("input") or {}).get("sha256"),
         "config_checksum": (document.get("config") or {}).get("checksum"),
-        "document": _compressed(document),
+        "document": _compressed(json_parts(document) if json is None else json),
         "run": run,
         "draft": draft,
     }
@@ -313,11 +315,11 @@ def prepare_cycle(document: dict, run: dict | None = None, office: str = "", dra
     return head, rows
 
 
-def _compressed(document: dict) -> bytes:
-    """The document as results.json holds it (`document.to_json`), compressed a school at a time: a national
+def _compressed(json: Iterable[bytes]) -> bytes:
+    """The document as results.json holds it (`document.to_json`), compressed a piece at a time: a national
     document's 100 MB of JSON is never held whole."""
     packer = zlib.compressobj(1)
-    return b"".join([*(packer.compress(part) for part in json_parts(document)), packer.flush()])
+    return b"".join([*(packer.compress(part) for part in json), packer.flush()])
 
 
 def recorded_cycles(engine_or_url: Engine | Path | str, office: str = "") -> list[dict]:
