@@ -6,10 +6,14 @@ from __future__ import annotations
 import zipfile
 from datetime import datetime
 
+import pandas as pd
 import pytest
 from conftest import Sheet, evaluate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from antt.outputs import tables
+from antt.text import iso_instants
 
 HOSTILE = ["  leading and trailing  ", "a & b < c > d \"quoted\" 'single'", "tab\there", "line\nbreak", "cr\rhere",
            "Trường Tiểu học Lê Lợi – số 2", "emoji 😀 and ‘curly’", "", " ", "'=1+1", "ends with space "]
@@ -77,3 +81,18 @@ def test_the_same_results_give_the_same_workbook_bytes(results, config, tmp_path
         core = book.read("docProps/core.xml").decode()
     latest = results.ranked["submitted_at"].max().tz_localize(None)
     assert core.count(f">{latest:%Y-%m-%dT%H:%M:%S}Z<") == 2  # created and modified
+
+
+@given(st.lists(st.one_of(st.none(), st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1))),
+                max_size=30),
+       st.sampled_from(["Asia/Ho_Chi_Minh", "America/St_Johns", "Asia/Kathmandu", "UTC"]))
+@settings(max_examples=60, deadline=None)
+def test_instants_are_written_as_their_isoformat(stamps, zone):
+    """results.json's and ranking.csv's times, made column-wise, are each instant's own `isoformat` (to the second
+    for ranking.csv); a missing one stays missing."""
+    instants = pd.Series(pd.to_datetime(stamps), dtype="datetime64[us]").dt.tz_localize(
+        zone, ambiguous="NaT", nonexistent="NaT")
+    expected = [None if pd.isna(t) else t.isoformat() for t in instants]
+    assert [None if pd.isna(t) else t for t in iso_instants(instants)] == expected
+    assert [None if pd.isna(t) else t for t in iso_instants(instants, seconds=True)] == \
+        [None if t is None else t[:19] + t[-6:] if "." in t else t for t in expected]

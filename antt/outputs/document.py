@@ -14,6 +14,7 @@ import pandas as pd
 from antt.config import Config
 from antt.scoring.results import CycleResults
 from antt.sources.archive import ArchivedInput
+from antt.text import iso_instants
 
 
 def kpis(ranked: pd.DataFrame) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def build_document(res: CycleResults, config: Config, archived: ArchivedInput, r
     base = _natives(pd.DataFrame({
         "school_code": ranked["school_code"], "school_name": ranked["school_name"], "level": ranked["level"],
         "ward": ranked["ward"], "unit": ranked["unit"], "status": ranked["status"], "sheet_row": ranked["sheet_row"],
-        "submitted_at": ts.map(lambda t: t.isoformat(), na_action="ignore") if len(ts) else ts,
+        "submitted_at": iso_instants(ts) if len(ts) else ts,
         "on_time": ranked["on_time"], "verdict": ranked["verdict"], "score": ranked["score"],
         "grade": ranked["grade"], "rank_overall": ranked["rank_overall"], "rank_in_level": ranked["rank_in_level"],
     }))

@@ -25,6 +25,7 @@ from antt.checks.validate import ISSUE_COLUMNS
 from antt.config import Config
 from antt.outputs.render import labels
 from antt.scoring.results import CycleResults
+from antt.text import iso_instants
 
 RANKING_COLUMNS = ["school_code", "school_name", "level", "ward", "status", "submitted_at", "on_time", "verdict",
                    "score", "grade", "rank_overall", "rank_in_level"]
@@ -50,10 +51,9 @@ def ranking_frame(res: CycleResults) -> pd.DataFrame:
     """docs/spec.md §7 ranking columns: ISO timestamps with offset, true/false, one-decimal scores, empty if absent."""
     r = res.ranked
     ts = r["submitted_at"]
-    iso = ts.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
     return pd.DataFrame({
         "school_code": r["school_code"], "school_name": r["school_name"], "level": r["level"], "ward": r["ward"],
-        "status": r["status"], "submitted_at": iso.where(ts.notna(), ""),
+        "status": r["status"], "submitted_at": iso_instants(ts, seconds=True).where(ts.notna(), ""),
         "on_time": r["on_time"].map({True: "true", False: "false"}).fillna(""),
         "verdict": r["verdict"].fillna(""),
         "score": r["score"].astype(object).map(lambda v: f"{v:.1f}", na_action="ignore").fillna(""),
