@@ -427,7 +427,7 @@ def validate_stage(prep: Prepared, run: Run) -> Validation:
 
     form = run.config.form
     suite = build_suite(form, run.cycle, set(prep.subs.columns))
-    result = run_suite(prep.subs, suite)
+    result = run_suite(prep.subs, suite, processes=min(2, os.cpu_count() or 1))  # GX itself uses one core
     cell_issues = issues_from_results(result, prep.subs, form)
     shape = header_issues(prep.header, prep.headers, form, blank_rows=prep.rows_read - len(prep.subs))
     reviews = every_version(prep.corrections, prep.versions) if prep.versions else prep.corrections

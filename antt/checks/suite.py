@@ -56,7 +56,19 @@ def build_suite(form: Form, cycle: Cycle, columns: set[str]) -> gx.ExpectationSu
     for q in form.questions:
         if q is not school_q:
             expectations += _question_expectations(q, form, columns)
-    return gx.ExpectationSuite(name=f"antt-{form.version}-{cycle.id}", expectations=expectations)
+    return gx.ExpectationSuite(name=f"antt-{form.version}-{cycle.id}", expectations=_grouped(expectations))
+
+
+def _grouped(expectations: list) -> list:
+    """The expectations in the order GX validates them: grouped by column, in the order each column first appears,
+    those without one (column pairs) as one group. GX reorders a suite so before it validates it, and its results
+    come in that order; listed so already, any part of the suite validates in the suite's own order too (see
+    `validate.run_suite`), and the results are those of the suite as written."""
+    groups: dict[str | None, list] = {}
+    for e in expectations:
+        column = e.configuration.kwargs.get("column")
+        groups.setdefault(column if isinstance(column, str) else None, []).append(e)
+    return [e for group in groups.values() for e in group]
 
 
 def _question_expectations(q: Question, form: Form, columns: set[str]) -> list:
