@@ -298,6 +298,37 @@ def test_the_lock_names_who_holds_it_and_is_free_again_after_it(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+# Takes cycle argv[2]'s lock in argv[1], forks a child that lives on, prints its pid and is killed.
+FORKING_HOLDER = r"""
+import os, signal, sys, time
+from antt.store.locks import cycle_lock
+with cycle_lock(sys.argv[1], sys.argv[2]):
+    child = os.fork()
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_runs_lock_is_free_while_a_process_it_forked_lives_on(tmp_path):
+    """The validation's, report.docx's and the scorecards' processes are forked by the run: a flock belongs to the
+    open file they share, and the run's lock must go with the run."""
+    proc = subprocess.Popen([sys.executable, "-c", FORKING_HOLDER, str(tmp_path), CYCLE], stdout=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    child = int(proc.stdout.readline())  # the child keeps the pipe open: not read to its end
+    proc.stdout.close()
+    try:
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+        os.kill(child, 0)  # still alive
+        ensure_free(tmp_path, CYCLE)
+        with cycle_lock(tmp_path, CYCLE):
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 # Records the results document in file argv[2] into the output folder argv[1] as cycle argv[3], once told to go.
 WRITER = r"""
 import json, sys

@@ -3,9 +3,11 @@ a job's first write to its last by `antt run` (raw archive, `<out>/<cycle>/`, hi
 re-renders `<out>/<cycle>/`) and `antt remind` (whose sent-mail log keeps a school from being reminded twice a day).
 
 The kernel releases a flock when its holder dies, however it dies: a killed run never leaves a stale lock behind,
-as a pid file would. Lock files are never deleted (unlinking a locked file would let two processes lock two
-different files). Runs of different cycles may share an output folder: the raw archive is content-addressed and
-written by rename, and the history database replaces one cycle's rows per transaction.
+as a pid file would. A flock belongs to the open file, which a forked process shares: the processes a run forks
+(validation, report.docx, the scorecard pool) close their copy as they start, so the lock goes with the run alone.
+Lock files are never deleted (unlinking a locked file would let two processes lock two different files). Runs of
+different cycles may share an output folder: the raw archive is content-addressed and written by rename, and the
+history database replaces one cycle's rows per transaction.
 """
 
 from __future__ import annotations
@@ -43,9 +45,28 @@ def cycle_lock(out: Path | str, cycle_id: str, job: str = "run") -> Iterator[Non
         holder = {"pid": os.getpid(), "job": job, "since": datetime.now().astimezone().isoformat()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
+        _HELD.add(fd)
         yield
     finally:
+        _HELD.discard(fd)
         os.close(fd)  # releases the lock
+
+
+_HELD: set[int] = set()  # the descriptors of the locks this process holds
+
+
+def _close_held_in_child() -> None:
+    """In a forked child: close its copies of the parent's lock descriptors, which would otherwise keep a killed
+    run's lock for as long as the child lives."""
+    for fd in _HELD:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_in_child)
 
 
 def ensure_free(out: Path | str, cycle_id: str) -> None:
