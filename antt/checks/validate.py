@@ -75,10 +75,12 @@ def run_suite(frame: pd.DataFrame, suite, processes: int = 1):
     column when every answer was valid, most of them) as float NaN, so the filters copy it as numbers rather than
     as 50,000 Python objects each. The results are the same (a test compares them).
 
-    With `processes` 2 (a national registry on two cores) a forked process, which inherits the frame and the GX
-    context, validates every other expectation of the suite while this one validates the rest; the two halves'
-    results are put back in the suite's order as one suite result, with GX's own statistics (`_merged`), the same
-    as one process gives (a test compares them). GX runs a suite's expectations one after another on one core.
+    GX runs a suite's expectations one after another, on one core. With `processes` 2 (`antt run` on two cores) a
+    forked process, which inherits the frame and the GX context, validates every other expectation while this one
+    validates the rest, and the halves' results are put back in the suite's order as one suite result with GX's own
+    statistics (`_merged`): the same as one process gives (a test compares them), since the suite lists its
+    expectations in the order GX validates them (`suite._grouped`). An expectation that fails to run stops the run
+    either way (`issues_from_results`).
     """
     columns = suite_columns(suite)
     frame = frame[["sheet_row", *(c for c in columns if c != "sheet_row")]]
