@@ -7,6 +7,7 @@ import copy
 import sqlite3
 import threading
 import zlib
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,6 +188,26 @@ def test_writers_racing_to_create_the_tables_all_get_through(docs, db):
     assert raised == [None] * len(offices)
     for office in offices:
         assert history.load_document(db, "2026-H1", office=office) == docs["2026-H1"]
+
+
+def test_a_new_sqlite_history_waits_for_a_writer_holding_the_file_before_it_turns_on_wal(docs, tmp_path):
+    """Setting WAL on a new file does not wait for a busy one as SQLite's busy timeout would: a writer that found the
+    file a moment after another took it failed at once ("database is locked")."""
+    path = tmp_path / "history.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE elsewhere (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO elsewhere VALUES (1)")  # holds the file, still in its first journal mode
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        history.record_cycle(f"sqlite:///{path}", docs["2026-H1"])
+    finally:
+        release.join()
+        other.close()
+    assert history.load_document(f"sqlite:///{path}", "2026-H1") == docs["2026-H1"]
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_school_trend_is_in_cycle_order(docs, db):

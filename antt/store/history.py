@@ -17,6 +17,8 @@ A database that cannot be reached, or that refuses what a run needs, is a Histor
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import weakref
 import zlib
 from collections.abc import Iterable, Iterator
@@ -38,6 +40,7 @@ from antt.text import one_line
 HISTORY_FILE = "history.sqlite"
 URL_ENV = "ANTT_HISTORY_URL"
 CONNECT_TIMEOUT_S = 10
+BUSY_TIMEOUT_S = 60  # how long a SQLite writer waits for another
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a refused CREATE, SELECT, INSERT or DELETE
 SCHEMA_LOCK = 0x616E7474  # "antt": the advisory lock writers take to create or upgrade the tables one at a time
 
@@ -244,11 +247,25 @@ def _upgrade(conn: sa.Connection) -> None:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=60000")  # another cycle's run may be recording: wait for it
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")  # another cycle's run may be recording: wait
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _wal(cursor) -> None:
+    """WAL mode, which the file keeps once it is set. Setting it on a new file does not wait for a writer that holds
+    the file (SQLite's busy timeout does not cover it): writers racing on a new history database retry until it is
+    set, for as long as they would wait for a busy database."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def record_cycle(engine_or_url: Engine | Path | str, document: dict, run: dict | None = None,
