@@ -9,20 +9,16 @@ start time, loaded once per run. Each stage's time is its own return value too (
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import gc
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -40,6 +36,7 @@ from antt.checks.validate import header_issues, issues_from_results, run_suite, 
 from antt.config import Config, load_config
 from antt.cycles import Cycle, cycle_on, office_today, previous_cycle_id, resolve_cycle
 from antt.errors import InputError
+from antt.forking import forked, release_memory
 from antt.i18n import _
 from antt.intake.corrections import (
     accepted_late,
@@ -549,10 +546,14 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             # scorecards. For a district each file is written when waited for. The official report reads only the
             # run's start from the footer.
             started = {"started_at": run.started_at.isoformat(timespec="seconds")}
-            forked = side.enter_context(_forked(
-                {"report_docx": lambda: _write_docx(staging, document, config, started),
+
+            def report_docx() -> None:  # the official report's content stays in its process
+                _write_docx(staging, document, config, started)
+
+            side_done = side.enter_context(forked(
+                {"report_docx": report_docx,
                  "write_workbook": lambda: ranking_xlsx(res.ranked, res.criteria, config, staging / "ranking.xlsx")},
-                1 if processes > 1 else 0))
+                1 if processes > 1 else 0, release=True))
             write_json(document, staging / "results.json")
             checkpoint("staged:results.json")
             if replies:
@@ -561,7 +562,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             (staging / "issues.csv").write_bytes(csv_bytes(issues_frame(res)))
         footer = started | {"timings": dict(timings)}
         if processes > 1:  # while report.docx takes its peak, this process keeps none of what it freed
-            _release_memory()
+            release_memory()
         with stage("render_data_quality", timings):
             contacts = submission_contacts(prep.subs, config.form)  # whom the analyst calls about a row
             (staging / "data_quality.html").write_text(
@@ -569,12 +570,12 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
                 encoding="utf-8")
             write_data_docs(validation.result, staging / "data_docs")
         if processes > 1:
-            _release_memory()
+            release_memory()
         with stage("render_report", timings):  # with a large registry: and the wait for report.docx
             (staging / "report.html").write_text(render_report(document, config, footer), encoding="utf-8")
             # the unit pages (a national registry's 800) while report.docx's process ends, rather than in the pool
             _write_pages(staging / "units", render_units(document, config))
-            done = {"report_docx": forked("report_docx")}
+            done = {"report_docx": side_done("report_docx").seconds}
         # that process goes on with ranking.xlsx while the pool below writes the scorecards
         with _scorecards(staging, document, config, _trends(engine, document, run.office), processes) as pages:
             # the history's rows are made while the pool works (not while report.docx holds its peak), and recorded
@@ -586,7 +587,7 @@ def write_stage(res: CycleResults, prep: Prepared, validation: Validation, recei
             with stage("render_scorecards", timings):  # the pages: with a pool, the wait for them
                 scorecards = pages()
             with stage("finish_workbook", timings):  # with a large registry: the wait for it
-                done["write_workbook"] = forked("write_workbook")
+                done["write_workbook"] = side_done("write_workbook").seconds
             if scorecards.processes > 1:
                 background |= {"render_scorecards": scorecards.seconds, **done}
         manifest = _manifest(run, received, staging, timings, replies.received if replies else None, background)
@@ -676,93 +677,12 @@ def _scorecards(folder: Path, document: dict, config: Config, trends: dict, proc
 
         yield inline
         return
-    parts = [slice(start, start + chunk) for start in range(0, count, chunk)]
-    _FORKED["scorecards"] = (pages, Scorecards(document, config, trends))  # set up once, inherited by each worker
-    _release_memory()  # the workers would each inherit (and count) what this process freed
-    try:
-        with ProcessPoolExecutor(max_workers=min(processes, len(parts)),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
-            start = time.monotonic()
-            futures = [pool.submit(_scorecard_part, part) for part in parts]  # the workers fork here
-
-            def done() -> Rendered:
-                ended = max(future.result() for future in futures)
-                return Rendered(min(processes, len(parts)), round(ended - start, 3))
-
-            try:
-                yield done
-            finally:
-                for future in futures:
-                    future.cancel()
-    finally:
-        del _FORKED["scorecards"]
-
-
-@contextmanager
-def _forked(jobs: Mapping[str, Callable[[], Any]], processes: int) -> Iterator[Callable[[str], float]]:
-    """Run `jobs` (name → function writing a file), in the order given, in a pool of `processes` forked processes
-    that inherit what they read; the block gets `wait(name)`, which returns once that job is done, with its seconds
-    from the pool's start. With no process (0), each job runs in this one when waited for, its seconds its own."""
-    jobs = dict(jobs)
-    if processes < 1:
-        def run_job(name: str) -> float:
-            start = time.monotonic()
-            jobs.pop(name)()
-            return round(time.monotonic() - start, 3)
-
-        yield run_job
-        return
-    _FORKED["jobs"] = jobs
-    _release_memory()  # the workers would each inherit (and count) what this process freed
-    try:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            start = time.monotonic()
-            submitted = {name: pool.submit(_forked_job, name) for name in jobs}  # the workers fork here
-
-            def wait(name: str) -> float:
-                return round(submitted[name].result() - start, 3)
-
-            try:
-                yield wait
-            finally:
-                for future in submitted.values():
-                    future.cancel()
-    finally:
-        del _FORKED["jobs"]
-
-
-_FORKED: dict[str, Any] = {}  # what a forked pool's workers read, set by the parent before it forks them
-
-
-def _scorecard_part(part: slice) -> float:
-    """Write one part's pages in a forked worker; returns when it finished (time.monotonic(), one clock for all)."""
-    pages, scorecards = _FORKED["scorecards"]
-    _write_pages(pages, scorecards.pages(part))
-    return time.monotonic()
-
-
-def _forked_job(name: str) -> float:
-    """Run a job of the pool in a forked worker; returns when it finished. The memory the job freed goes back to the
-    system at once, not kept by the worker for the rest of the run."""
-    _FORKED["jobs"][name]()
-    _release_memory()
-    return time.monotonic()
-
-
-def _release_memory() -> None:
-    """Collect what is garbage now and give the heap's free memory back to the system (glibc keeps what a process
-    freed for its next allocations: a forked worker would hold its largest job's peak for the rest of the run, and
-    forked workers would inherit this process's free heap). Without glibc: the collection only."""
-    gc.collect()
-    try:
-        _libc().malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    renderer = Scorecards(document, config, trends)  # set up once, inherited by each worker
+    parts = {f"scorecards:{start}": functools.partial(_write_part, pages, renderer, slice(start, start + chunk))
+             for start in range(0, count, chunk)}
+    workers = min(processes, len(parts))
+    with forked(parts, workers) as wait:
+        yield lambda: Rendered(workers, max(wait(name).seconds for name in parts))
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -782,6 +702,11 @@ def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
     with path.open("rb") as f:
         while chunk := f.read(size):
             yield chunk
+
+
+def _write_part(folder: Path, renderer: Scorecards, part: slice) -> None:
+    """One chunk of the scorecards, in a forked worker."""
+    _write_pages(folder, renderer.pages(part))
 
 
 def _write_pages(folder: Path, pages: Iterator[tuple[str, str]]) -> None:

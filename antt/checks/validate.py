@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
 import os
 import re
 import threading
-from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from antt.config import Form
+from antt.forking import forked
 from antt.i18n import _
 from antt.intake.normalize import SCHOOL, HeaderMatch
 from antt.text import vi_datetime, vi_number
@@ -92,29 +91,16 @@ def run_suite(frame: pd.DataFrame, suite, processes: int = 1):
             return _validate(frame, suite)
         import great_expectations as gx
 
-        halves = [gx.ExpectationSuite(name=suite.name, expectations=[e.configuration for e in part])
-                  for part in (suite.expectations[0::2], suite.expectations[1::2])]
-        _FORKED["validate"] = (frame, halves[1])  # inherited by the forked process, not sent to it
-        try:
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-                other = pool.submit(_validate_forked)  # forks here
-                first = _validate(frame, halves[0])
-                second = other.result()
-        finally:
-            del _FORKED["validate"]
-        return _merged(suite, first, second)
-
-
-_FORKED: dict[str, tuple] = {}
+        first, second = [gx.ExpectationSuite(name=suite.name, expectations=[e.configuration for e in part])
+                         for part in (suite.expectations[0::2], suite.expectations[1::2])]
+        with forked({"validate:second half": lambda: _validate(frame, second)}, 1) as other:
+            first_result = _validate(frame, first)
+            return _merged(suite, first_result, other("validate:second half").value)
 
 
 def _validate(frame: pd.DataFrame, suite):
     return batch_definition().get_batch(batch_parameters={"dataframe": frame}).validate(suite,
                                                                                         result_format=RESULT_FORMAT)
-
-
-def _validate_forked():
-    return _validate(*_FORKED["validate"])
 
 
 def _merged(suite, first, second):
