@@ -111,23 +111,22 @@ def measure(folder: Path, cycle: str, repeat: int) -> dict:
     of removing many walks past each removed inode (the kernel's `recently_deleted`), and a national run's 50,000
     pages then took seconds of system time more than on a disk at rest."""
     responses, schools, base = folder / "responses.csv", folder / "schools.csv", folder / "runs"
+    plain_args = [sys.executable, str(HERE / "plain.py"), str(responses), str(schools), cycle, str(folder / "plain")]
+
+    def antt_run(out: Path, memory: bool = False) -> dict:
+        os.sync()  # the generator's and earlier runs' writes reach the disk before the clock starts, not during
+        return timed([sys.executable, "-m", "antt", "run", "--cycle", cycle, "--source", str(responses),
+                      "--schools", str(schools), "--out", str(out)], env=_quiet_environment(out / ".prefect"),
+                     memory=memory)
+
     runs, plains = [], []
     for i in range(repeat):
         out = base / str(i + 1)
-        os.sync()  # the generator's writes reach the disk before the clock starts, not during
-        runs.append(timed([sys.executable, "-m", "antt", "run", "--cycle", cycle, "--source", str(responses),
-                           "--schools", str(schools), "--out", str(out)], env=_quiet_environment(out / ".prefect")))
+        runs.append(antt_run(out))
         manifest = json.loads((out / cycle / "manifest.json").read_text(encoding="utf-8"))
         runs[-1]["stages_s"], runs[-1]["background_s"] = manifest["timings_s"], manifest.get("background_s", {})
-        plains.append(timed([sys.executable, str(HERE / "plain.py"), str(responses), str(schools), cycle,
-                             str(folder / "plain")]))
-    out = base / "memory"
-    os.sync()
-    sampled = timed([sys.executable, "-m", "antt", "run", "--cycle", cycle, "--source", str(responses),
-                     "--schools", str(schools), "--out", str(out)], env=_quiet_environment(out / ".prefect"),
-                    memory=True)
-    plain_sampled = timed([sys.executable, str(HERE / "plain.py"), str(responses), str(schools), cycle,
-                           str(folder / "plain")], memory=True)
+        plains.append(timed(plain_args))
+    sampled, plain_sampled = antt_run(base / "memory", memory=True), timed(plain_args, memory=True)
     run, plain = min(runs, key=lambda r: r["wall_s"]), min(plains, key=lambda r: r["wall_s"])
     run = run | {"peak_rss_mib": sampled["peak_rss_mib"], "wall_sampled_s": sampled["wall_s"]}
     plain = plain | {"peak_rss_mib": plain_sampled["peak_rss_mib"], "wall_sampled_s": plain_sampled["wall_s"]}
