@@ -2,9 +2,10 @@
 ranking.xlsx beside the main process, the scorecards' pool.
 
 A forked process starts with the parent's memory as it is (the frame, the GX context, the document, a renderer set
-up once), so nothing is pickled on the way there; only a job's return value comes back. Jobs are found by name in
-a module dict the parent fills before the workers fork, so pools may be open side by side with distinct names. The
-cycle lock is not inherited (`antt.store.locks`). Linux only (fork), as the rest of the run's parallel work.
+up once), so nothing is pickled on the way there; only a job's return value comes back. Jobs are found in a module
+dict the parent fills before the workers fork, under their pool's own key and their name: pools may be open side by
+side, from several threads (a province's units run in one process), with the same job names. The cycle lock is not
+inherited (`antt.store.locks`). Linux only (fork), as the rest of the run's parallel work.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import itertools
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -47,12 +49,13 @@ def forked(jobs: Mapping[str, Callable[[], Any]], processes: int,
 
         yield run_here
         return
-    _JOBS.update(jobs)
+    pool_key = next(_POOLS)
+    _JOBS.update({(pool_key, name): job for name, job in jobs.items()})
     release_memory()  # the workers would each inherit (and count) what this process freed
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
             start = time.monotonic()
-            submitted = {name: pool.submit(_run, name, release) for name in jobs}  # the workers fork here
+            submitted = {name: pool.submit(_run, (pool_key, name), release) for name in jobs}  # workers fork here
 
             def wait(name: str) -> Done:
                 value, ended = submitted[name].result()
@@ -65,15 +68,16 @@ def forked(jobs: Mapping[str, Callable[[], Any]], processes: int,
                     future.cancel()
     finally:
         for name in jobs:
-            del _JOBS[name]
+            del _JOBS[pool_key, name]
 
 
-_JOBS: dict[str, Callable[[], Any]] = {}  # what the workers run, by name: set by the parent before they fork
+_JOBS: dict[tuple[int, str], Callable[[], Any]] = {}  # what the workers run: set by the parent before they fork
+_POOLS = itertools.count()
 
 
-def _run(name: str, release: bool) -> tuple[Any, float]:
+def _run(key: tuple[int, str], release: bool) -> tuple[Any, float]:
     """A job in a forked worker: its value, and when it ended (time.monotonic(), one clock for all processes)."""
-    value = _JOBS[name]()
+    value = _JOBS[key]()
     if release:
         release_memory()
     return value, time.monotonic()
